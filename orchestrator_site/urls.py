@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from runs.api import api
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+]

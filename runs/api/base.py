@@ -1,0 +1,70 @@
+"""The NinjaAPI instance, its JSON renderer and the error shapes the Prefect client expects."""
+
+import orjson
+from django.http import HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import BaseRenderer
+
+from runs.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+
+
+class ORJSONRenderer(BaseRenderer):
+    media_type = "application/json"
+
+    def render(self, request, data, *, response_status):
+        return orjson.dumps(data, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+
+
+api = NinjaAPI(
+    title="Orchestrator API",
+    version="0.8.4",
+    description="A self-hosted server speaking the Prefect 3 REST API.",
+    renderer=ORJSONRenderer(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    urls_namespace="api",
+)
+
+
+def detail(request, message, status):
+    return api.create_response(request, {"detail": message}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc):
+    return detail(request, exc.errors, 422)
+
+
+@api.exception_handler(NotFound)
+def not_found(request, exc):
+    return detail(request, str(exc), 404)
+
+
+@api.exception_handler(AlreadyExists)
+def already_exists(request, exc):
+    return detail(request, str(exc), 409)
+
+
+@api.exception_handler(Conflict)
+def conflict(request, exc):
+    return detail(request, str(exc), 409)
+
+
+@api.exception_handler(InvalidInput)
+def invalid_input(request, exc):
+    return detail(request, str(exc), 422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    return detail(request, str(exc), exc.status_code)
+
+
+@api.exception_handler(AuthenticationError)
+def auth_error(request, exc):
+    return detail(request, "Unauthorized", 401)
+
+
+def no_content() -> HttpResponse:
+    return HttpResponse(status=204)
