@@ -1,8 +1,9 @@
 """The JSON API under /api/: one router per resource, assembled here."""
 
-from . import admin
+from . import admin, flow_runs, flows, logs, task_runs
 from .base import api
 
-api.add_router("", admin.router)
+for module in (admin, flows, flow_runs, task_runs, logs):
+    api.add_router("", module.router)
 
 __all__ = ["api"]

@@ -1,5 +1,8 @@
 """The NinjaAPI instance, its JSON renderer and the error shapes the Prefect client expects."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import orjson
 from django.http import HttpResponse
 from ninja import NinjaAPI
@@ -9,11 +12,26 @@ from ninja.renderers import BaseRenderer
 from runs.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 
 
+def encode_extra(value):
+    """What orjson cannot encode by itself: durations go out as seconds, sets as lists."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(data) -> bytes:
+    return orjson.dumps(data, default=encode_extra, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+
+
 class ORJSONRenderer(BaseRenderer):
     media_type = "application/json"
 
     def render(self, request, data, *, response_status):
-        return orjson.dumps(data, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+        return dumps(data)
 
 
 api = NinjaAPI(

@@ -17,3 +17,5 @@ __all__ = [
     "TaskRun",
     "TaskRunState",
 ]
+
+from . import lookups  # noqa: E402,F401  (registers JSONField lookups)

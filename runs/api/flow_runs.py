@@ -1,0 +1,228 @@
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Router, Schema
+from pydantic import Field
+
+from runs.domain import filters
+from runs.domain import flow_runs as domain
+from runs.domain.runs import estimated_run_time, estimated_start_time_delta
+
+from .base import no_content
+from .common import (
+    InputSchema,
+    OrchestrationResultOut,
+    Paging,
+    RunFilterBody,
+    SetStateIn,
+    StateIn,
+    StateOut,
+    client_version,
+    limit_or_default,
+    orchestration_response,
+)
+
+router = Router(tags=["Flow Runs"])
+
+FlowRunSort = Literal[tuple(domain.FLOW_RUN_SORTS)]
+
+
+class FlowRunCreate(InputSchema):
+    state: StateIn | None = None
+    name: str | None = Field(default=None, max_length=255)
+    flow_id: UUID
+    flow_version: str | None = None
+    parameters: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    parent_task_run_id: UUID | None = None
+    infrastructure_document_id: UUID | None = None
+    empirical_policy: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    labels: dict[str, Any] | None = None
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    work_queue_name: str | None = None
+    job_variables: dict[str, Any] | None = None
+    deployment_id: UUID | None = None
+
+
+class FlowRunUpdate(InputSchema):
+    name: str | None = Field(default=None, max_length=255)
+    flow_version: str | None = None
+    parameters: dict[str, Any] | None = None
+    empirical_policy: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    infrastructure_pid: str | None = None
+    job_variables: dict[str, Any] | None = None
+
+
+class FlowRunOut(Schema):
+    id: UUID
+    created: datetime
+    updated: datetime
+    name: str
+    flow_id: UUID
+    state_id: UUID | None
+    deployment_id: UUID | None
+    deployment_version: str | None
+    work_queue_id: UUID | None
+    work_queue_name: str | None
+    flow_version: str | None
+    parameters: dict
+    idempotency_key: str | None
+    context: dict
+    empirical_policy: dict
+    tags: list[str]
+    labels: dict
+    parent_task_run_id: UUID | None
+    state_type: str | None
+    state_name: str | None
+    run_count: int
+    expected_start_time: datetime | None
+    next_scheduled_start_time: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+    total_run_time: timedelta
+    estimated_run_time: timedelta
+    estimated_start_time_delta: timedelta
+    auto_scheduled: bool
+    infrastructure_document_id: UUID | None
+    infrastructure_pid: str | None
+    created_by: dict | None
+    work_pool_id: UUID | None = None
+    work_pool_name: str | None = None
+    state: StateOut | None
+    job_variables: dict | None
+
+    @staticmethod
+    def resolve_estimated_run_time(run):
+        return estimated_run_time(run)
+
+    @staticmethod
+    def resolve_estimated_start_time_delta(run):
+        return estimated_start_time_delta(run)
+
+
+class FlowRunFilterBody(RunFilterBody, Paging):
+    sort: FlowRunSort | None = None
+
+
+class FlowRunPaginateBody(RunFilterBody):
+    sort: FlowRunSort | None = None
+    page: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=0, le=200)
+
+
+class FlowRunPage(Schema):
+    results: list[FlowRunOut]
+    count: int
+    limit: int
+    pages: int
+    page: int
+
+
+class HistoryBody(RunFilterBody):
+    history_start: datetime
+    history_end: datetime
+    history_interval_seconds: float
+
+
+class HistoryStateOut(Schema):
+    state_type: str
+    state_name: str
+    count_runs: int
+    sum_estimated_run_time: float
+    sum_estimated_lateness: float
+
+
+class HistoryOut(Schema):
+    interval_start: datetime
+    interval_end: datetime
+    states: list[HistoryStateOut]
+
+
+@router.post("/flow_runs/", response={200: FlowRunOut, 201: FlowRunOut})
+def create_flow_run(request, body: FlowRunCreate):
+    fields = body.model_dump(exclude={"state"}, exclude_none=True)
+    run, created = domain.create_flow_run(
+        state=body.state.as_proposal() if body.state else None, client_version=client_version(request), **fields
+    )
+    return (201 if created else 200), run
+
+
+@router.post("/flow_runs/filter", response=list[FlowRunOut])
+def read_flow_runs(request, body: FlowRunFilterBody | None = None):
+    body = body or FlowRunFilterBody()
+    return domain.read_flow_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+
+
+@router.post("/flow_runs/count", response=int)
+def count_flow_runs(request, body: RunFilterBody | None = None):
+    return domain.count_flow_runs(**(body or RunFilterBody()).filter_kwargs())
+
+
+@router.post("/flow_runs/paginate", response=FlowRunPage)
+def paginate_flow_runs(request, body: FlowRunPaginateBody | None = None):
+    body = body or FlowRunPaginateBody()
+    limit, page = limit_or_default(body.limit), body.page or 1
+    count = domain.count_flow_runs(**body.filter_kwargs())
+    results = domain.read_flow_runs(
+        sort=body.sort or "ID_DESC", window=slice((page - 1) * limit, page * limit), **body.filter_kwargs()
+    )
+    return {"results": results, "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page}
+
+
+@router.post("/flow_runs/history", response=list[HistoryOut])
+def flow_run_history(request, body: HistoryBody):
+    return domain.flow_run_history(
+        start=body.history_start,
+        end=body.history_end,
+        interval=timedelta(seconds=body.history_interval_seconds),
+        query=filters.flow_run_q(**body.filter_kwargs()),
+    )
+
+
+@router.post("/flow_runs/bulk_delete")
+def bulk_delete_flow_runs(request, body: RunFilterBody | None = None):
+    return {"deleted": domain.delete_flow_runs(**(body or RunFilterBody()).filter_kwargs())}
+
+
+@router.get("/flow_runs/{id}", response=FlowRunOut)
+def read_flow_run(request, id: UUID):
+    return domain.read_flow_run(flow_run_id=id)
+
+
+@router.patch("/flow_runs/{id}")
+def update_flow_run(request, id: UUID, body: FlowRunUpdate):
+    domain.update_flow_run(flow_run_id=id, **body.model_dump(exclude_unset=True))
+    return no_content()
+
+
+@router.patch("/flow_runs/{id}/labels")
+def update_flow_run_labels(request, id: UUID, body: dict[str, Any]):
+    domain.update_flow_run_labels(flow_run_id=id, labels=body)
+    return no_content()
+
+
+@router.delete("/flow_runs/{id}")
+def delete_flow_run(request, id: UUID):
+    domain.delete_flow_run(flow_run_id=id)
+    return no_content()
+
+
+@router.post("/flow_runs/{id}/set_state", response={200: OrchestrationResultOut, 201: OrchestrationResultOut})
+def set_flow_run_state(request, id: UUID, body: SetStateIn):
+    result = domain.set_flow_run_state(
+        flow_run_id=id, state=body.state.as_proposal(), force=body.force, client_version=client_version(request)
+    )
+    return orchestration_response(result)
+
+
+@router.get("/flow_run_states/", response=list[StateOut])
+def read_flow_run_states(request, flow_run_id: UUID):
+    return domain.read_flow_run_states(flow_run_id=flow_run_id)
+
+
+@router.get("/flow_run_states/{id}", response=StateOut)
+def read_flow_run_state(request, id: UUID):
+    return domain.read_flow_run_state(state_id=id)

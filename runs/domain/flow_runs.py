@@ -1,0 +1,204 @@
+"""Flow runs: create, read, update, delete, filter, count, history, and state changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+
+from runs.models import Flow, FlowRun, FlowRunState, TaskRun
+from runs.orchestration import engine
+
+from . import filters
+from .errors import InvalidInput, NotFound
+from .names import random_run_name
+from .runs import estimated_run_time, estimated_start_time_delta
+
+DEFAULT_FLOW_RUN_POLICY = {
+    "max_retries": 0,
+    "retry_delay_seconds": 0.0,
+    "retries": None,
+    "retry_delay": None,
+    "pause_keys": [],
+    "resuming": False,
+    "retry_type": None,
+}
+
+PENDING = {"type": "PENDING", "name": "Pending", "message": None, "data": None, "state_details": {}}
+
+FLOW_RUN_SORTS = {
+    "ID_DESC": ["-id"],
+    "START_TIME_ASC": ["start_time", "id"],
+    "START_TIME_DESC": ["-start_time", "-id"],
+    "EXPECTED_START_TIME_ASC": ["expected_start_time", "id"],
+    "EXPECTED_START_TIME_DESC": ["-expected_start_time", "-id"],
+    "NAME_ASC": ["name", "id"],
+    "NAME_DESC": ["-name", "-id"],
+    "NEXT_SCHEDULED_START_TIME_ASC": ["next_scheduled_start_time", "id"],
+    "END_TIME_DESC": ["-end_time", "-id"],
+}
+
+
+def create_flow_run(
+    *,
+    flow_id,
+    state: dict | None = None,
+    idempotency_key: str | None = None,
+    parent_task_run_id=None,
+    empirical_policy: dict | None = None,
+    name: str | None = None,
+    client_version: str | None = None,
+    **fields,
+) -> tuple[FlowRun, bool]:
+    """Create a run of the flow in its initial state (Pending unless given). Returns (run, created).
+
+    With an idempotency key, a second request returns the run the first one created.
+    """
+    if not Flow.objects.filter(id=flow_id).exists():
+        raise NotFound("Flow not found")
+    if idempotency_key:
+        existing = _with_state().filter(flow_id=flow_id, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing, False
+    if parent_task_run_id and not TaskRun.objects.filter(id=parent_task_run_id).exists():
+        raise NotFound("Parent task run not found")
+    try:
+        with transaction.atomic():
+            run = FlowRun.objects.create(
+                flow_id=flow_id,
+                name=name or random_run_name(),
+                idempotency_key=idempotency_key,
+                parent_task_run_id=parent_task_run_id,
+                empirical_policy={**DEFAULT_FLOW_RUN_POLICY, **(empirical_policy or {})},
+                **fields,
+            )
+            engine.orchestrate_flow_run(
+                flow_run_id=run.id, proposed=state or PENDING, force=True, client_version=client_version
+            )
+    except IntegrityError:
+        if idempotency_key:  # a concurrent request with the same key won the race
+            return _with_state().get(flow_id=flow_id, idempotency_key=idempotency_key), False
+        raise
+    return read_flow_run(flow_run_id=run.id), True
+
+
+def _with_state():
+    return FlowRun.objects.select_related("state")
+
+
+def read_flow_run(*, flow_run_id) -> FlowRun:
+    try:
+        return _with_state().get(id=flow_run_id)
+    except FlowRun.DoesNotExist:
+        raise NotFound("Flow run not found") from None
+
+
+UPDATABLE_FIELDS = ("name", "flow_version", "parameters", "empirical_policy", "tags", "infrastructure_pid", "job_variables")
+
+
+def update_flow_run(*, flow_run_id, **changes) -> None:
+    """Change the given fields (None means "leave as is")."""
+    changes = {key: value for key, value in changes.items() if value is not None}
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Cannot update {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        run = FlowRun.objects.select_for_update().filter(id=flow_run_id).first()
+        if run is None:
+            raise NotFound("Flow run not found")
+        if "empirical_policy" in changes:
+            changes["empirical_policy"] = {**run.empirical_policy, **changes["empirical_policy"]}
+        for key, value in changes.items():
+            setattr(run, key, value)
+        run.save(update_fields=[*changes, "updated"])
+
+
+def update_flow_run_labels(*, flow_run_id, labels: dict) -> None:
+    with transaction.atomic():
+        run = FlowRun.objects.select_for_update().filter(id=flow_run_id).first()
+        if run is None:
+            raise NotFound("Flow run not found")
+        run.labels = {**(run.labels or {}), **labels}
+        run.save(update_fields=["labels", "updated"])
+
+
+def delete_flow_run(*, flow_run_id) -> None:
+    deleted, _ = FlowRun.objects.filter(id=flow_run_id).delete()
+    if not deleted:
+        raise NotFound("Flow run not found")
+
+
+def delete_flow_runs(**filter_kwargs) -> list:
+    ids = list(FlowRun.objects.filter(filters.flow_run_q(**filter_kwargs)).values_list("id", flat=True)[:200])
+    FlowRun.objects.filter(id__in=ids).delete()
+    return ids
+
+
+def read_flow_runs(*, sort: str = "ID_DESC", window: slice | None = None, **filter_kwargs) -> list[FlowRun]:
+    queryset = _with_state().filter(filters.flow_run_q(**filter_kwargs)).order_by(*FLOW_RUN_SORTS[sort])
+    return list(queryset[window] if window else queryset)
+
+
+def count_flow_runs(**filter_kwargs) -> int:
+    return FlowRun.objects.filter(filters.flow_run_q(**filter_kwargs)).count()
+
+
+def set_flow_run_state(*, flow_run_id, state: dict, force: bool = False, client_version: str | None = None):
+    """Propose a new state; orchestration decides (see runs/orchestration)."""
+    return engine.orchestrate_flow_run(
+        flow_run_id=flow_run_id, proposed=state, force=force, client_version=client_version
+    )
+
+
+def read_flow_run_states(*, flow_run_id) -> list[FlowRunState]:
+    return list(FlowRunState.objects.filter(flow_run_id=flow_run_id).order_by("timestamp"))
+
+
+def read_flow_run_state(*, state_id) -> FlowRunState:
+    try:
+        return FlowRunState.objects.get(id=state_id)
+    except FlowRunState.DoesNotExist:
+        raise NotFound("Flow run state not found") from None
+
+
+def flow_run_history(
+    *, start: datetime, end: datetime, interval: timedelta, model=FlowRun, query=None
+) -> list[dict]:
+    """Runs per interval by state, bucketed on expected start time (the dashboard's and the UI's chart)."""
+    if interval < timedelta(seconds=1):
+        raise InvalidInput("History interval must not be less than 1 second.")
+    if end < start:
+        raise InvalidInput("History end must not be before history start.")
+    buckets = int((end - start) / interval) + 1
+    if buckets > 500:
+        raise InvalidInput("History interval too small for the range: at most 500 intervals.")
+    runs = (
+        model.objects.filter(query or filters.ALL)
+        .filter(expected_start_time__gte=start, expected_start_time__lt=end)
+        .only("expected_start_time", "start_time", "state_type", "state_name", "state_timestamp", "total_run_time")
+    )
+    counts: dict[tuple[int, str, str], list] = {}
+    for run in runs.iterator():
+        index = int((run.expected_start_time - start) / interval)
+        entry = counts.setdefault((index, run.state_type, run.state_name), [0, timedelta(0), timedelta(0)])
+        entry[0] += 1
+        entry[1] += estimated_run_time(run)
+        entry[2] += estimated_start_time_delta(run)
+    history = []
+    for index in range(buckets):
+        interval_start = start + index * interval
+        if interval_start >= end and index:
+            break
+        states = [
+            {
+                "state_type": state_type,
+                "state_name": state_name,
+                "count_runs": count,
+                "sum_estimated_run_time": run_time.total_seconds(),
+                "sum_estimated_lateness": lateness.total_seconds(),
+            }
+            for (bucket, state_type, state_name), (count, run_time, lateness) in sorted(counts.items())
+            if bucket == index
+        ]
+        history.append({"interval_start": interval_start, "interval_end": min(interval_start + interval, end), "states": states})
+    return history
