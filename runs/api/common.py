@@ -7,7 +7,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.conf import settings
-from ninja import Schema
+from ninja import Schema, Status
 from pydantic import ConfigDict, Field, field_validator
 
 from runs.domain import filters
@@ -141,4 +141,4 @@ def client_version(request) -> str | None:
 def orchestration_response(result):
     """201 when orchestration wrote a new state, 200 otherwise, as the client expects."""
     body = {"state": result.state, "status": result.status, "details": result.details}
-    return (201 if result.created else 200), body
+    return Status(201 if result.created else 200, body)

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from runs.domain import flows as domain
@@ -55,7 +55,7 @@ class FlowPage(Schema):
 @router.post("/flows/", response={200: FlowOut, 201: FlowOut})
 def create_flow(request, body: FlowCreate):
     flow, created = domain.create_flow(name=body.name, tags=body.tags, labels=body.labels)
-    return (201 if created else 200), flow
+    return Status(201 if created else 200, flow)
 
 
 @router.post("/flows/filter", response=list[FlowOut])

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from runs.domain import filters
@@ -113,7 +113,7 @@ def create_task_run(request, body: TaskRunCreate):
     run, created = domain.create_task_run(
         state=body.state.as_proposal() if body.state else None, client_version=client_version(request), **fields
     )
-    return (201 if created else 200), run
+    return Status(201 if created else 200, run)
 
 
 @router.post("/task_runs/filter", response=list[TaskRunOut])
