@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.db import models
 
@@ -66,7 +67,7 @@ class RunModel(TimestampedModel):
     next_scheduled_start_time = models.DateTimeField(null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
-    total_run_time = models.DurationField(default=0)
+    total_run_time = models.DurationField(default=timedelta(0))
 
     class Meta:
         abstract = True
