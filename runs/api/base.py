@@ -7,6 +7,7 @@ import orjson
 from django.http import HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.renderers import BaseRenderer
 
 from runs.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -34,7 +35,15 @@ class ORJSONRenderer(BaseRenderer):
         return dumps(data)
 
 
+class ORJSONParser(Parser):
+    """JSON bodies via orjson; an empty body reads as {} so a bare POST gets the defaults."""
+
+    def parse_body(self, request):
+        return orjson.loads(request.body) if request.body.strip() else {}
+
+
 api = NinjaAPI(
+    parser=ORJSONParser(),
     title="Orchestrator API",
     version="0.8.4",
     description="A self-hosted server speaking the Prefect 3 REST API.",

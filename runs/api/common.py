@@ -8,13 +8,13 @@ from uuid import UUID
 
 from django.conf import settings
 from ninja import Schema, Status
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runs.domain import filters
 from runs.models import StateType
 
 
-class InputSchema(Schema):
+class InputSchema(BaseModel):
     """Request bodies: unknown keys are ignored, as the reference server does."""
 
     model_config = ConfigDict(extra="ignore")

@@ -3,7 +3,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ninja import Router, Schema, Status
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from runs.domain import filters
 from runs.domain import flow_runs as domain
@@ -198,9 +198,13 @@ def update_flow_run(request, id: UUID, body: FlowRunUpdate):
     return no_content()
 
 
+class LabelsUpdate(InputSchema):
+    model_config = ConfigDict(extra="allow")
+
+
 @router.patch("/flow_runs/{id}/labels")
-def update_flow_run_labels(request, id: UUID, body: dict[str, Any]):
-    domain.update_flow_run_labels(flow_run_id=id, labels=body)
+def update_flow_run_labels(request, id: UUID, body: LabelsUpdate):
+    domain.update_flow_run_labels(flow_run_id=id, labels=body.model_dump())
     return no_content()
 
 
