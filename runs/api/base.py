@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import orjson
+from django.db import DataError, IntegrityError
 from django.http import HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -81,6 +82,22 @@ def conflict(request, exc):
 @api.exception_handler(InvalidInput)
 def invalid_input(request, exc):
     return detail(request, str(exc), 422)
+
+
+@api.exception_handler(DataError)
+def data_error(request, exc):
+    # A value the database cannot store (a NUL character in text, a number out of range...).
+    return detail(request, f"Invalid value: {str(exc).splitlines()[0]}", 422)
+
+
+@api.exception_handler(IntegrityError)
+def integrity_error(request, exc):
+    return detail(request, "The request conflicts with existing data.", 409)
+
+
+@api.exception_handler(OverflowError)
+def overflow_error(request, exc):
+    return detail(request, f"Value out of range: {exc}", 422)
 
 
 @api.exception_handler(HttpError)
