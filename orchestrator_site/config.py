@@ -149,7 +149,8 @@ def postgres_from_url(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": options,
+        # A small pool per server process: under ASGI, persistent per-thread connections pile up
+        # until PostgreSQL refuses new clients.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": 4, "timeout": 30}, **options},
     }

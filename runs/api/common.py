@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from django.conf import settings
-from ninja import Schema, Status
+from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runs.domain import filters
+from runs.domain.runs import estimated_run_time, estimated_start_time_delta
 from runs.models import StateType
+
+from .base import json_response
 
 
 class InputSchema(BaseModel):
@@ -126,8 +129,36 @@ class RunFilterBody(InputSchema):
         return {"flows": self.flows, "flow_runs": self.flow_runs, "task_runs": self.task_runs, "deployments": self.deployments}
 
 
-def seconds(value: timedelta | None) -> float:
-    return value.total_seconds() if value else 0.0
+def state_json(state) -> dict | None:
+    if state is None:
+        return None
+    return {
+        "id": state.id,
+        "type": state.type,
+        "name": state.name,
+        "timestamp": state.timestamp,
+        "message": state.message,
+        "data": state.data,
+        "state_details": state.state_details,
+    }
+
+
+def run_timing_json(run) -> dict:
+    """The timing fields flow runs and task runs share, derived ones included."""
+    return {
+        "state_id": run.state_id,
+        "state_type": run.state_type,
+        "state_name": run.state_name,
+        "run_count": run.run_count,
+        "expected_start_time": run.expected_start_time,
+        "next_scheduled_start_time": run.next_scheduled_start_time,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "total_run_time": run.total_run_time,
+        "estimated_run_time": estimated_run_time(run),
+        "estimated_start_time_delta": estimated_start_time_delta(run),
+        "state": state_json(run.state),
+    }
 
 
 def client_version(request) -> str | None:
@@ -140,5 +171,5 @@ def client_version(request) -> str | None:
 
 def orchestration_response(result):
     """201 when orchestration wrote a new state, 200 otherwise, as the client expects."""
-    body = {"state": result.state, "status": result.status, "details": result.details}
-    return Status(201 if result.created else 200, body)
+    body = {"state": state_json(result.state), "status": result.status, "details": result.details}
+    return json_response(body, status=201 if result.created else 200)

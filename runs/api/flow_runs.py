@@ -2,12 +2,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from ninja import Router, Schema, Status
+from ninja import Router, Schema
 from pydantic import ConfigDict, Field
 
 from runs.domain import filters
 from runs.domain import flow_runs as domain
-from runs.domain.runs import estimated_run_time, estimated_start_time_delta
 
 from .base import no_content
 from .common import (
@@ -19,6 +18,8 @@ from .common import (
     StateIn,
     StateOut,
     client_version,
+    json_response,
+    run_timing_json,
     limit_or_default,
     orchestration_response,
 )
@@ -94,13 +95,35 @@ class FlowRunOut(Schema):
     state: StateOut | None
     job_variables: dict | None
 
-    @staticmethod
-    def resolve_estimated_run_time(run):
-        return estimated_run_time(run)
 
-    @staticmethod
-    def resolve_estimated_start_time_delta(run):
-        return estimated_start_time_delta(run)
+def flow_run_json(run) -> dict:
+    return {
+        "id": run.id,
+        "created": run.created,
+        "updated": run.updated,
+        "name": run.name,
+        "flow_id": run.flow_id,
+        "deployment_id": run.deployment_id,
+        "deployment_version": run.deployment_version,
+        "work_queue_id": run.work_queue_id,
+        "work_queue_name": run.work_queue_name,
+        "flow_version": run.flow_version,
+        "parameters": run.parameters,
+        "idempotency_key": run.idempotency_key,
+        "context": run.context,
+        "empirical_policy": run.empirical_policy,
+        "tags": run.tags,
+        "labels": run.labels,
+        "parent_task_run_id": run.parent_task_run_id,
+        "auto_scheduled": run.auto_scheduled,
+        "infrastructure_document_id": run.infrastructure_document_id,
+        "infrastructure_pid": run.infrastructure_pid,
+        "created_by": run.created_by,
+        "work_pool_id": None,
+        "work_pool_name": None,
+        "job_variables": run.job_variables,
+        **run_timing_json(run),
+    }
 
 
 class FlowRunFilterBody(RunFilterBody, Paging):
@@ -147,13 +170,14 @@ def create_flow_run(request, body: FlowRunCreate):
     run, created = domain.create_flow_run(
         state=body.state.as_proposal() if body.state else None, client_version=client_version(request), **fields
     )
-    return Status(201 if created else 200, run)
+    return json_response(flow_run_json(run), status=201 if created else 200)
 
 
 @router.post("/flow_runs/filter", response=list[FlowRunOut])
 def read_flow_runs(request, body: FlowRunFilterBody | None = None):
     body = body or FlowRunFilterBody()
-    return domain.read_flow_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+    runs = domain.read_flow_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+    return json_response([flow_run_json(run) for run in runs])
 
 
 @router.post("/flow_runs/count", response=int)
@@ -169,7 +193,10 @@ def paginate_flow_runs(request, body: FlowRunPaginateBody | None = None):
     results = domain.read_flow_runs(
         sort=body.sort or "ID_DESC", window=slice((page - 1) * limit, page * limit), **body.filter_kwargs()
     )
-    return {"results": results, "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page}
+    return json_response({
+        "results": [flow_run_json(run) for run in results],
+        "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page,
+    })
 
 
 @router.post("/flow_runs/history", response=list[HistoryOut])
@@ -189,7 +216,7 @@ def bulk_delete_flow_runs(request, body: RunFilterBody | None = None):
 
 @router.get("/flow_runs/{id}", response=FlowRunOut)
 def read_flow_run(request, id: UUID):
-    return domain.read_flow_run(flow_run_id=id)
+    return json_response(flow_run_json(domain.read_flow_run(flow_run_id=id)))
 
 
 @router.patch("/flow_runs/{id}")

@@ -2,13 +2,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from ninja import Router, Schema, Status
+from ninja import Router, Schema
 from pydantic import Field
 
 from runs.domain import filters
 from runs.domain import task_runs as domain
 from runs.domain.flow_runs import flow_run_history
-from runs.domain.runs import estimated_run_time, estimated_start_time_delta
 from runs.models import TaskRun
 
 from .base import no_content
@@ -21,6 +20,8 @@ from .common import (
     StateIn,
     StateOut,
     client_version,
+    json_response,
+    run_timing_json,
     limit_or_default,
     orchestration_response,
 )
@@ -80,13 +81,26 @@ class TaskRunOut(Schema):
     estimated_start_time_delta: timedelta
     state: StateOut | None
 
-    @staticmethod
-    def resolve_estimated_run_time(run):
-        return estimated_run_time(run)
 
-    @staticmethod
-    def resolve_estimated_start_time_delta(run):
-        return estimated_start_time_delta(run)
+def task_run_json(run) -> dict:
+    return {
+        "id": run.id,
+        "created": run.created,
+        "updated": run.updated,
+        "name": run.name,
+        "flow_run_id": run.flow_run_id,
+        "task_key": run.task_key,
+        "dynamic_key": run.dynamic_key,
+        "cache_key": run.cache_key,
+        "cache_expiration": run.cache_expiration,
+        "task_version": run.task_version,
+        "empirical_policy": run.empirical_policy,
+        "tags": run.tags,
+        "labels": run.labels,
+        "task_inputs": run.task_inputs,
+        "flow_run_run_count": run.flow_run_run_count,
+        **run_timing_json(run),
+    }
 
 
 class TaskRunFilterBody(RunFilterBody, Paging):
@@ -113,13 +127,14 @@ def create_task_run(request, body: TaskRunCreate):
     run, created = domain.create_task_run(
         state=body.state.as_proposal() if body.state else None, client_version=client_version(request), **fields
     )
-    return Status(201 if created else 200, run)
+    return json_response(task_run_json(run), status=201 if created else 200)
 
 
 @router.post("/task_runs/filter", response=list[TaskRunOut])
 def read_task_runs(request, body: TaskRunFilterBody | None = None):
     body = body or TaskRunFilterBody()
-    return domain.read_task_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+    runs = domain.read_task_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+    return json_response([task_run_json(run) for run in runs])
 
 
 @router.post("/task_runs/count", response=int)
@@ -135,7 +150,10 @@ def paginate_task_runs(request, body: TaskRunPaginateBody | None = None):
     results = domain.read_task_runs(
         sort=body.sort or "ID_DESC", window=slice((page - 1) * limit, page * limit), **body.filter_kwargs()
     )
-    return {"results": results, "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page}
+    return json_response({
+        "results": [task_run_json(run) for run in results],
+        "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page,
+    })
 
 
 @router.post("/task_runs/history", response=list[HistoryOut])
@@ -151,7 +169,7 @@ def task_run_history(request, body: HistoryBody):
 
 @router.get("/task_runs/{id}", response=TaskRunOut)
 def read_task_run(request, id: UUID):
-    return domain.read_task_run(task_run_id=id)
+    return json_response(task_run_json(domain.read_task_run(task_run_id=id)))
 
 
 @router.patch("/task_runs/{id}")
