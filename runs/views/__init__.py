@@ -1,0 +1,1 @@
+"""The HTMX dashboard: thin views over runs.domain.dashboard, one module per page."""
