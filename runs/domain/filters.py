@@ -230,10 +230,14 @@ class FlowRunFilter(OperatorFilter):
 
     def parent_flow_run_q(self, prefix: str) -> Q:
         """Subflow runs of the given flow runs: children whose parent task run belongs to them."""
+        from runs.models import TaskRun
+
         part = self.parent_flow_run_id
         if not part or part.any_ is None:
             return ALL
-        return Q(**{f"{prefix}parent_task_run__flow_run_id__in": part.any_})
+        # A subquery on task runs by flow run uses their index; joining from every flow run does not.
+        parent_tasks = TaskRun.objects.filter(flow_run_id__in=part.any_).values("id")
+        return Q(**{f"{prefix}parent_task_run_id__in": parent_tasks})
 
 
 class TaskRunSubFlowFilter(FilterModel):
