@@ -32,6 +32,12 @@ class EventResource(models.Model):
     occurred = models.DateTimeField()
     resource_id = models.CharField(max_length=1024)
     role = models.CharField(max_length=255, blank=True)
+    # Every label of the resource as sent, so label filters on related resources run in SQL.
+    labels = models.JSONField(default=dict)
 
     class Meta:
         indexes = [models.Index(fields=["resource_id", "occurred"], name="event_resource_lookup")]
+        constraints = [
+            # Makes recording idempotent: a re-sent event cannot add its resources twice.
+            models.UniqueConstraint(fields=["event", "role", "resource_id"], name="event_resource_unique"),
+        ]
