@@ -7,6 +7,8 @@ from pydantic import ConfigDict, Field
 
 from runs.domain import filters
 from runs.domain import flow_runs as domain
+from runs.domain.runs import run_history
+from runs.models import FlowRun
 
 from .base import no_content
 from .common import (
@@ -201,7 +203,8 @@ def paginate_flow_runs(request, body: FlowRunPaginateBody | None = None):
 
 @router.post("/flow_runs/history", response=list[HistoryOut])
 def flow_run_history(request, body: HistoryBody):
-    return domain.flow_run_history(
+    return run_history(
+        model=FlowRun,
         start=body.history_start,
         end=body.history_end,
         interval=timedelta(seconds=body.history_interval_seconds),

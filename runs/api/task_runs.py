@@ -7,7 +7,7 @@ from pydantic import Field
 
 from runs.domain import filters
 from runs.domain import task_runs as domain
-from runs.domain.flow_runs import flow_run_history
+from runs.domain.runs import run_history
 from runs.models import TaskRun
 
 from .base import no_content
@@ -158,11 +158,11 @@ def paginate_task_runs(request, body: TaskRunPaginateBody | None = None):
 
 @router.post("/task_runs/history", response=list[HistoryOut])
 def task_run_history(request, body: HistoryBody):
-    return flow_run_history(
+    return run_history(
+        model=TaskRun,
         start=body.history_start,
         end=body.history_end,
         interval=timedelta(seconds=body.history_interval_seconds),
-        model=TaskRun,
         query=filters.task_run_q(**body.filter_kwargs()),
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from django.db import IntegrityError, transaction
 
 from runs.models import Flow, FlowRun, FlowRunState, TaskRun
@@ -12,7 +10,6 @@ from runs.orchestration import engine
 from . import filters
 from .errors import InvalidInput, NotFound
 from .names import random_run_name
-from .runs import estimated_run_time, estimated_start_time_delta
 
 DEFAULT_FLOW_RUN_POLICY = {
     "max_retries": 0,
@@ -159,46 +156,3 @@ def read_flow_run_state(*, state_id) -> FlowRunState:
         return FlowRunState.objects.get(id=state_id)
     except FlowRunState.DoesNotExist:
         raise NotFound("Flow run state not found") from None
-
-
-def flow_run_history(
-    *, start: datetime, end: datetime, interval: timedelta, model=FlowRun, query=None
-) -> list[dict]:
-    """Runs per interval by state, bucketed on expected start time (the dashboard's and the UI's chart)."""
-    if interval < timedelta(seconds=1):
-        raise InvalidInput("History interval must not be less than 1 second.")
-    if end < start:
-        raise InvalidInput("History end must not be before history start.")
-    buckets = int((end - start) / interval) + 1
-    if buckets > 500:
-        raise InvalidInput("History interval too small for the range: at most 500 intervals.")
-    runs = (
-        model.objects.filter(query or filters.ALL)
-        .filter(expected_start_time__gte=start, expected_start_time__lt=end)
-        .only("expected_start_time", "start_time", "state_type", "state_name", "state_timestamp", "total_run_time")
-    )
-    counts: dict[tuple[int, str, str], list] = {}
-    for run in runs.iterator():
-        index = int((run.expected_start_time - start) / interval)
-        entry = counts.setdefault((index, run.state_type, run.state_name), [0, timedelta(0), timedelta(0)])
-        entry[0] += 1
-        entry[1] += estimated_run_time(run)
-        entry[2] += estimated_start_time_delta(run)
-    history = []
-    for index in range(buckets):
-        interval_start = start + index * interval
-        if interval_start >= end and index:
-            break
-        states = [
-            {
-                "state_type": state_type,
-                "state_name": state_name,
-                "count_runs": count,
-                "sum_estimated_run_time": run_time.total_seconds(),
-                "sum_estimated_lateness": lateness.total_seconds(),
-            }
-            for (bucket, state_type, state_name), (count, run_time, lateness) in sorted(counts.items())
-            if bucket == index
-        ]
-        history.append({"interval_start": interval_start, "interval_end": min(interval_start + interval, end), "states": states})
-    return history
