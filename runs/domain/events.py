@@ -55,6 +55,17 @@ def record_events(events: list[dict], *, received: datetime | None = None) -> No
             record_task_runs(new_events)
 
 
+def publish_event(event: dict, *, received: datetime | None = None) -> None:
+    """Store an event the server emits itself, inside the caller's transaction.
+
+    Its id is fresh and it is never a task-run event, so the duplicate check and the task-run
+    folding that client events need are skipped: this sits on every state change's hot path.
+    """
+    parsed = parse_event(event)
+    insert_rows(Event, EVENT_COLUMNS, [event_row(parsed, received or timezone.now())])
+    insert_rows(EventResource, RESOURCE_COLUMNS, resource_rows(parsed))
+
+
 def unique_by_id(events: Iterable[EventIn]) -> list[EventIn]:
     seen: dict = {}
     for event in events:

@@ -33,6 +33,8 @@ def ensure_unique_timestamp(ctx, state_model):
     """Two states of one run never share a timestamp, so history order is never ambiguous
     (coarse clocks and fast clients produce ties). A tie moves the new state 1 µs later."""
     candidate = ctx.proposed["timestamp"]
+    if ctx.initial_state is None:
+        return  # the run's first state: nothing to collide with
     taken = set(
         state_model.objects.filter(
             **{_run_field(ctx): ctx.run.pk},

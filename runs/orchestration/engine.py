@@ -10,11 +10,11 @@ the second one seeing the first one's state.
 import logging
 import uuid
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from runs.domain.errors import Conflict, NotFound
-from runs.domain.events import record_events
+from runs.domain.events import publish_event
 from runs.models import FlowRun, FlowRunState, TaskRun, TaskRunState
 
 from . import policies
@@ -52,11 +52,17 @@ def _lock_run(model, run_id, *related):
     that waited for a competing transaction re-reads the locked row but keeps the joined rows
     of its old snapshot, so it would miss the state the competitor just wrote.
     """
-    run = model.objects.select_for_update(of=("self",)).select_related(*related).filter(pk=run_id).first()
+    if connection.vendor == "sqlite":
+        # SQLite transactions here begin IMMEDIATE: the whole database is locked already, so the
+        # state can come in the same query.
+        run = model.objects.select_related(*related, "state").filter(pk=run_id).first()
+    else:
+        run = model.objects.select_for_update(of=("self",)).select_related(*related).filter(pk=run_id).first()
     if run is None:
         raise NotFound(f"{'Flow' if model is FlowRun else 'Task'} run not found")
-    state_model = FlowRunState if model is FlowRun else TaskRunState
-    run.state = state_model.objects.filter(pk=run.state_id).first() if run.state_id else None
+    if connection.vendor != "sqlite":
+        state_model = FlowRunState if model is FlowRun else TaskRunState
+        run.state = state_model.objects.filter(pk=run.state_id).first() if run.state_id else None
     return run
 
 
@@ -174,7 +180,7 @@ def _publish_flow_run_state(ctx):
         validated_state=ctx.validated_state,
         parent_task_run=parent_task_run,
     )
-    record_events([event])
+    publish_event(event)
 
 
 def _mirror_onto_parent_task_run(ctx):

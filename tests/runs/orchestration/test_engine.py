@@ -346,10 +346,10 @@ class TestEvents:
         assert recorded_events == []
 
     def test_events_are_stored_in_the_same_transaction(self, make_flow_run, monkeypatch):
-        def fail(events):
+        def fail(event):
             raise RuntimeError("storage down")
 
-        monkeypatch.setattr(engine, "record_events", fail)
+        monkeypatch.setattr(engine, "publish_event", fail)
         run = make_flow_run("PENDING")
         with pytest.raises(RuntimeError):
             propose(run, "RUNNING")

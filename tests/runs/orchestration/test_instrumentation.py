@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runs.domain.events import record_events
+from runs.domain.events import publish_event
 from runs.models import Event, EventResource
 from runs.orchestration.engine import orchestrate_flow_run
 from runs.orchestration.instrumentation import shorten
@@ -124,7 +124,7 @@ class TestStoredEvent:
     """With the real event store, not the collector: the event passes its validation and is kept."""
 
     def test_the_state_change_event_is_stored_with_its_resources(self, make_flow_run, monkeypatch):
-        monkeypatch.setattr("runs.orchestration.engine.record_events", record_events)
+        monkeypatch.setattr("runs.orchestration.engine.publish_event", publish_event)
         run = make_flow_run("PENDING", tags=["x"])
         result = orchestrate_flow_run(flow_run_id=run.id, proposed={"type": "RUNNING"})
         stored = Event.objects.get(pk=result.state.id)
