@@ -11,33 +11,66 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
 class SettingSpec:
     default: str | None
     secret: bool = False
+    # Other names the prefect CLI reads for the same setting. `prefect config set
+    # PREFECT_API_DATABASE_ECHO=true` writes PREFECT_SERVER_DATABASE_ECHO, so both must count.
+    aliases: tuple[str, ...] = ()
+    # PREFECT_HOME and the profiles path decide where profiles live, so a profile cannot set them.
+    profile_allowed: bool = True
 
 
 SETTINGS: dict[str, SettingSpec] = {
-    "PREFECT_HOME": SettingSpec("~/.prefect"),
-    "PREFECT_PROFILES_PATH": SettingSpec("${PREFECT_HOME}/profiles.toml"),
-    "PREFECT_API_DATABASE_CONNECTION_URL": SettingSpec(None, secret=True),
-    "PREFECT_API_DATABASE_ECHO": SettingSpec("false"),
-    "PREFECT_API_DATABASE_MIGRATE_ON_START": SettingSpec("true"),
-    "PREFECT_API_DATABASE_PASSWORD": SettingSpec(None, secret=True),
+    "PREFECT_HOME": SettingSpec("~/.prefect", profile_allowed=False),
+    "PREFECT_PROFILES_PATH": SettingSpec("${PREFECT_HOME}/profiles.toml", profile_allowed=False),
+    "PREFECT_API_DATABASE_CONNECTION_URL": SettingSpec(
+        None, secret=True, aliases=("PREFECT_SERVER_DATABASE_CONNECTION_URL",)
+    ),
+    "PREFECT_API_DATABASE_ECHO": SettingSpec("false", aliases=("PREFECT_SERVER_DATABASE_ECHO",)),
+    "PREFECT_API_DATABASE_MIGRATE_ON_START": SettingSpec(
+        "true", aliases=("PREFECT_SERVER_DATABASE_MIGRATE_ON_START",)
+    ),
+    "PREFECT_API_DATABASE_PASSWORD": SettingSpec(
+        None, secret=True, aliases=("PREFECT_SERVER_DATABASE_PASSWORD",)
+    ),
     "PREFECT_SERVER_API_HOST": SettingSpec("127.0.0.1"),
     "PREFECT_SERVER_API_PORT": SettingSpec("4200"),
-    "PREFECT_SERVER_LOGGING_LEVEL": SettingSpec("WARNING"),
+    "PREFECT_SERVER_LOGGING_LEVEL": SettingSpec("WARNING", aliases=("PREFECT_LOGGING_SERVER_LEVEL",)),
     "PREFECT_UI_URL": SettingSpec(None),
 }
+
+# The profile that is active when neither PREFECT_PROFILE nor the file names one (as in prefect).
+DEFAULT_PROFILE = "ephemeral"
+PASSWORD_PLACEHOLDER = "${PREFECT_API_DATABASE_PASSWORD}"
+
+
+def setting_names(key: str) -> tuple[str, ...]:
+    """Every name `key` is read under, in the order prefect prefers them (its newer names first)."""
+    spec = SETTINGS[key]
+    if key.startswith("PREFECT_API_DATABASE_"):
+        return (*spec.aliases, key)
+    return (key, *spec.aliases)
+
+
+def canonical_key(name: str) -> str | None:
+    """The SETTINGS key a (possibly alias) name stands for, or None for an unknown name."""
+    name = name.strip().upper()
+    for key in SETTINGS:
+        if name in setting_names(key):
+            return key
+    return None
 
 
 @dataclass(frozen=True)
 class Setting:
     value: str | None
     source: str  # "env", "profile" or "default"
+    name: str | None = None  # the name it was found under (an alias, perhaps); None for defaults
 
 
 def prefect_home(environ=None) -> Path:
@@ -59,12 +92,17 @@ def read_active_profile(environ=None) -> tuple[str | None, dict[str, str]]:
     try:
         document = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        return None, {}
+        return active_profile_name({}, environ), {}
     except tomllib.TOMLDecodeError as exc:
         raise ImproperlyConfiguredProfile(f"{path} is not valid TOML: {exc}") from exc
-    name = environ.get("PREFECT_PROFILE") or document.get("active")
-    profile = document.get("profiles", {}).get(name, {}) if name else {}
+    name = active_profile_name(document, environ)
+    profile = document.get("profiles", {}).get(name, {})
     return name, {key: str(value) for key, value in profile.items()}
+
+
+def active_profile_name(document: dict, environ=None) -> str:
+    environ = os.environ if environ is None else environ
+    return environ.get("PREFECT_PROFILE") or document.get("active") or DEFAULT_PROFILE
 
 
 class ImproperlyConfiguredProfile(Exception):
@@ -76,10 +114,13 @@ def load_settings(environ=None) -> dict[str, Setting]:
     _, profile = read_active_profile(environ)
     resolved: dict[str, Setting] = {}
     for key, spec in SETTINGS.items():
-        if key in environ:
-            resolved[key] = Setting(environ[key], "env")
-        elif key in profile:
-            resolved[key] = Setting(profile[key], "profile")
+        names = setting_names(key)
+        in_env = [name for name in names if name in environ]
+        in_profile = [name for name in names if name in profile] if spec.profile_allowed else []
+        if in_env:
+            resolved[key] = Setting(environ[in_env[0]], "env", in_env[0])
+        elif in_profile:
+            resolved[key] = Setting(profile[in_profile[0]], "profile", in_profile[0])
         else:
             resolved[key] = Setting(spec.default, "default")
     return resolved
@@ -100,8 +141,10 @@ def database_config(settings: dict[str, Setting]) -> dict:
     if not url:
         return sqlite_config(str(home / "prefect.db"))
     password = settings["PREFECT_API_DATABASE_PASSWORD"].value
-    if password is not None:
-        url = url.replace("${PREFECT_API_DATABASE_PASSWORD}", password)
+    if password is not None and PASSWORD_PLACEHOLDER in url:
+        # Quoted, so a password with '@', ':' or '/' cannot change where the URL points;
+        # the URL parser unquotes it again.
+        url = url.replace(PASSWORD_PLACEHOLDER, quote(password, safe=""))
     scheme, _, rest = url.partition("://")
     dialect = scheme.split("+", 1)[0].lower()
     if dialect == "sqlite":
