@@ -173,7 +173,7 @@ class TestUnreachableDatabase:
             "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port}/nowhere",
         })
         assert finished.returncode != 0
-        assert f"Cannot prepare the database (PostgreSQL 127.0.0.1:{closed_port}/nowhere)" in finished.stderr
+        assert f"Cannot connect to the database at postgresql://postgres@127.0.0.1:{closed_port}/nowhere" in finished.stderr
         assert "Traceback" not in finished.stderr
 
 

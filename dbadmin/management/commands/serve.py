@@ -7,8 +7,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from orchestrator_site import config
 from dbadmin import serving
+from dbadmin.database_access import DatabaseUnavailable, ensure_reachable
+from orchestrator_site import config
 
 
 class Command(BaseCommand):
@@ -44,10 +45,14 @@ class Command(BaseCommand):
 
         migrate_on_start = config.as_bool(prefect["PREFECT_API_DATABASE_MIGRATE_ON_START"].value)
         try:
+            if not plan.in_memory:
+                ensure_reachable()  # one clear line at once, not a pool timeout later
             if not migrate_on_start:
                 self.refuse_if_unmigrated()
             elif not plan.in_memory:
                 call_command("migrate", interactive=False, verbosity=0)
+        except DatabaseUnavailable as exc:
+            raise CommandError(str(exc)) from None
         except DatabaseError as exc:
             raise CommandError(f"Cannot prepare the database ({describe_database()}): {exc}".strip()) from None
         # The children open their own connections; a shared socket across processes would be unsafe.
@@ -87,6 +92,7 @@ class Command(BaseCommand):
             f"  Dashboard: {plan.base_url}/",
             f"  API:       {plan.api_url}",
             f"  API docs:  {plan.api_url}/docs",
+            f"  Admin:     {plan.base_url}/admin/ (create a login with `python manage.py createsuperuser`)",
             "",
             "Point the prefect client at it with:",
             f"  export PREFECT_API_URL={plan.api_url}",
