@@ -117,6 +117,22 @@ class Paging(InputSchema):
         return slice(offset, offset + limit_or_default(self.limit))
 
 
+class PageRequest(InputSchema):
+    """page/limit of a /paginate body; null means the defaults (page 1, the server's limit)."""
+
+    page: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=0, le=settings.API_MAX_LIMIT)
+
+    def window(self) -> slice:
+        limit, page = limit_or_default(self.limit), self.page or 1
+        return slice((page - 1) * limit, page * limit)
+
+    def page_json(self, results: list, count: int) -> dict:
+        limit = limit_or_default(self.limit)
+        pages = -(-count // limit) if limit else 0
+        return {"results": results, "count": count, "limit": limit, "pages": pages, "page": self.page or 1}
+
+
 class RunFilterBody(InputSchema):
     """The cross-resource filters every run/flow /filter and /count body may carry."""
 

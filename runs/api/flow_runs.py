@@ -22,7 +22,7 @@ from .common import (
     client_version,
     json_response,
     run_timing_json,
-    limit_or_default,
+    PageRequest,
     orchestration_response,
 )
 
@@ -132,10 +132,8 @@ class FlowRunFilterBody(RunFilterBody, Paging):
     sort: FlowRunSort | None = None
 
 
-class FlowRunPaginateBody(RunFilterBody):
+class FlowRunPaginateBody(RunFilterBody, PageRequest):
     sort: FlowRunSort | None = None
-    page: int | None = Field(default=None, ge=1)
-    limit: int | None = Field(default=None, ge=0, le=200)
 
 
 class FlowRunPage(Schema):
@@ -190,15 +188,8 @@ def count_flow_runs(request, body: RunFilterBody | None = None):
 @router.post("/flow_runs/paginate", response=FlowRunPage)
 def paginate_flow_runs(request, body: FlowRunPaginateBody | None = None):
     body = body or FlowRunPaginateBody()
-    limit, page = limit_or_default(body.limit), body.page or 1
-    count = domain.count_flow_runs(**body.filter_kwargs())
-    results = domain.read_flow_runs(
-        sort=body.sort or "ID_DESC", window=slice((page - 1) * limit, page * limit), **body.filter_kwargs()
-    )
-    return json_response({
-        "results": [flow_run_json(run) for run in results],
-        "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page,
-    })
+    runs = domain.read_flow_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+    return json_response(body.page_json([flow_run_json(run) for run in runs], domain.count_flow_runs(**body.filter_kwargs())))
 
 
 @router.post("/flow_runs/history", response=list[HistoryOut])

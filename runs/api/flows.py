@@ -8,7 +8,7 @@ from pydantic import Field
 from runs.domain import flows as domain
 
 from .base import no_content
-from .common import InputSchema, Paging, RunFilterBody, limit_or_default
+from .common import InputSchema, PageRequest, Paging, RunFilterBody
 
 router = Router(tags=["Flows"])
 
@@ -38,10 +38,8 @@ class FlowFilterBody(RunFilterBody, Paging):
     sort: FlowSort | None = None
 
 
-class FlowPaginateBody(RunFilterBody):
+class FlowPaginateBody(RunFilterBody, PageRequest):
     sort: FlowSort | None = None
-    page: int | None = Field(default=None, ge=1)
-    limit: int | None = Field(default=None, ge=0, le=200)
 
 
 class FlowPage(Schema):
@@ -72,12 +70,8 @@ def count_flows(request, body: RunFilterBody | None = None):
 @router.post("/flows/paginate", response=FlowPage)
 def paginate_flows(request, body: FlowPaginateBody | None = None):
     body = body or FlowPaginateBody()
-    limit, page = limit_or_default(body.limit), body.page or 1
-    count = domain.count_flows(**body.filter_kwargs())
-    results = domain.read_flows(
-        sort=body.sort or "NAME_ASC", window=slice((page - 1) * limit, page * limit), **body.filter_kwargs()
-    )
-    return {"results": results, "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page}
+    flows = domain.read_flows(sort=body.sort or "NAME_ASC", window=body.window(), **body.filter_kwargs())
+    return body.page_json(flows, domain.count_flows(**body.filter_kwargs()))
 
 
 @router.post("/flows/bulk_delete")

@@ -22,7 +22,7 @@ from .common import (
     client_version,
     json_response,
     run_timing_json,
-    limit_or_default,
+    PageRequest,
     orchestration_response,
 )
 from .flow_runs import HistoryBody, HistoryOut
@@ -107,10 +107,8 @@ class TaskRunFilterBody(RunFilterBody, Paging):
     sort: TaskRunSort | None = None
 
 
-class TaskRunPaginateBody(RunFilterBody):
+class TaskRunPaginateBody(RunFilterBody, PageRequest):
     sort: TaskRunSort | None = None
-    page: int | None = Field(default=None, ge=1)
-    limit: int | None = Field(default=None, ge=0, le=200)
 
 
 class TaskRunPage(Schema):
@@ -145,15 +143,8 @@ def count_task_runs(request, body: RunFilterBody | None = None):
 @router.post("/task_runs/paginate", response=TaskRunPage)
 def paginate_task_runs(request, body: TaskRunPaginateBody | None = None):
     body = body or TaskRunPaginateBody()
-    limit, page = limit_or_default(body.limit), body.page or 1
-    count = domain.count_task_runs(**body.filter_kwargs())
-    results = domain.read_task_runs(
-        sort=body.sort or "ID_DESC", window=slice((page - 1) * limit, page * limit), **body.filter_kwargs()
-    )
-    return json_response({
-        "results": [task_run_json(run) for run in results],
-        "count": count, "limit": limit, "pages": -(-count // limit) if limit else 0, "page": page,
-    })
+    runs = domain.read_task_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
+    return json_response(body.page_json([task_run_json(run) for run in runs], domain.count_task_runs(**body.filter_kwargs())))
 
 
 @router.post("/task_runs/history", response=list[HistoryOut])
