@@ -127,3 +127,7 @@ class EventResourceAdmin(BigTableAdmin):
     list_filter = ("role", "occurred")
     search_fields = ("=resource_id", "role")
     raw_id_fields = ("event",)
+
+from . import admin_concurrency  # noqa: E402,F401  (concurrency limits and leases)
+from . import admin_blocks  # noqa: E402,F401  (blocks, variables, artifacts)
+from . import admin_deployments  # noqa: E402,F401  (deployments, schedules, flow-run inputs)

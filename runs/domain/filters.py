@@ -185,11 +185,9 @@ class FlowFilter(OperatorFilter):
     def deployment_q(self, prefix: str) -> Q:
         if not self.deployment or self.deployment.is_null_ is None:
             return ALL
-        # Deployments arrive with their own issue; until then a flow has a deployment when one of
-        # its runs names one.
-        from runs.models import FlowRun
+        from runs.models import Deployment
 
-        with_deployment = FlowRun.objects.filter(deployment_id__isnull=False).values("flow_id")
+        with_deployment = Deployment.objects.values("flow_id")
         q = Q(**{f"{prefix}id__in": with_deployment})
         return ~q if self.deployment.is_null_ else q
 
@@ -272,10 +270,58 @@ class TaskRunFilter(OperatorFilter):
         return combine(clauses, self.operator)
 
 
-class DeploymentFilter(OperatorFilter):
-    """Only the id part is meaningful until deployments exist; it narrows runs by deployment_id."""
+class DeploymentPausedFilter(FilterModel):
+    eq_: bool | None = None
 
+
+class DeploymentOrFlowNameFilter(FilterModel):
+    like_: str | None = None
+
+
+class DeploymentConcurrencyLimitFilter(FilterModel):
+    ge_: int | None = None
+    le_: int | None = None
+    is_null_: bool | None = None
+
+
+class DeploymentFilter(OperatorFilter):
     id: IdFilter | None = None
+    name: NameFilter | None = None
+    flow_or_deployment_name: DeploymentOrFlowNameFilter | None = None
+    paused: DeploymentPausedFilter | None = None
+    tags: TagsFilter | None = None
+    work_queue_name: StringFilter | None = None
+    concurrency_limit: DeploymentConcurrencyLimitFilter | None = None
+
+    def to_q(self, prefix: str = "") -> Q:
+        clauses = [
+            self.id.to_q(prefix) if self.id else ALL,
+            self.name.to_q(prefix) if self.name else ALL,
+            self.tags.to_q(prefix) if self.tags else ALL,
+            self.work_queue_name.to_q(prefix, "work_queue_name") if self.work_queue_name else ALL,
+        ]
+        if self.paused and self.paused.eq_ is not None:
+            clauses.append(Q(**{f"{prefix}paused": self.paused.eq_}))
+        if self.flow_or_deployment_name and self.flow_or_deployment_name.like_:
+            like = self.flow_or_deployment_name.like_
+            clauses.append(Q(**{f"{prefix}name__icontains": like}) | Q(**{f"{prefix}flow__name__icontains": like}))
+        limit = self.concurrency_limit
+        if limit:
+            clauses.append(when(limit.ge_ is not None, Q(**{f"{prefix}concurrency_limit__gte": limit.ge_})))
+            clauses.append(when(limit.le_ is not None, Q(**{f"{prefix}concurrency_limit__lte": limit.le_})))
+            clauses.append(when(limit.is_null_ is not None, Q(**{f"{prefix}concurrency_limit__isnull": bool(limit.is_null_)})))
+        return combine(clauses, self.operator)
+
+    def runs_q(self, prefix: str = "") -> Q:
+        """Runs (flow or task, via `prefix`) of the matching deployments."""
+        from runs.models import Deployment
+
+        own_q = self.to_q()
+        if own_q == ALL:
+            return ALL
+        if set(self.model_fields_set) <= {"id", "operator"} and self.id:
+            return self.id.to_q(prefix, "deployment_id")  # no join needed for ids alone
+        return Q(**{f"{prefix}deployment_id__in": Deployment.objects.filter(own_q).values("id")})
 
 
 class LevelFilter(FilterModel):
@@ -331,7 +377,7 @@ def flow_run_q(*, flows=None, flow_runs=None, task_runs=None, deployments=None) 
     clauses = [
         flows.to_q("flow__") if flows else ALL,
         flow_runs.to_q() if flow_runs else ALL,
-        deployments.id.to_q("", "deployment_id") if deployments and deployments.id else ALL,
+        deployments.runs_q() if deployments else ALL,
     ]
     if task_runs:
         task_q = task_runs.to_q()
@@ -345,7 +391,7 @@ def task_run_q(*, flows=None, flow_runs=None, task_runs=None, deployments=None) 
         task_runs.to_q() if task_runs else ALL,
         flows.to_q("flow_run__flow__") if flows else ALL,
         flow_runs.to_q("flow_run__") if flow_runs else ALL,
-        deployments.id.to_q("flow_run__", "deployment_id") if deployments and deployments.id else ALL,
+        deployments.runs_q("flow_run__") if deployments else ALL,
     ]
     return combine(clauses)
 

@@ -137,4 +137,20 @@ class Migration(migrations.Migration):
             model_name='deployment',
             constraint=models.UniqueConstraint(fields=('flow', 'name'), name='deployment_name_per_flow'),
         ),
+        migrations.CreateModel(
+            name='FlowRunInput',
+            fields=[
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('created', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('updated', models.DateTimeField(auto_now=True)),
+                ('key', models.CharField(max_length=255)),
+                ('value', models.TextField()),
+                ('sender', models.CharField(blank=True, max_length=255, null=True)),
+                ('flow_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='inputs', to='runs.flowrun')),
+            ],
+            options={
+                'ordering': ['created'],
+                'constraints': [models.UniqueConstraint(fields=('flow_run', 'key'), name='flow_run_input_key_per_run')],
+            },
+        ),
     ]

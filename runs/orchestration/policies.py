@@ -7,6 +7,11 @@ parent task run. Those run for every policy, force included, so they are not lis
 """
 
 from .rules.common import CopyScheduledTime, WaitForScheduledTime
+from .rules.deployment_concurrency import (
+    ReleaseFlowConcurrencySlots,
+    SecureFlowConcurrencySlots,
+    ValidateDeploymentConcurrencyAtRunning,
+)
 from .rules.flow_runs import (
     BypassCancellingFlowRunsWithNoInfra,
     EnforceCancellingToCancelledTransition,
@@ -35,16 +40,16 @@ CORE_FLOW_POLICY = (
     EnforceCancellingToCancelledTransition,
     BypassCancellingFlowRunsWithNoInfra,
     PreventPendingTransitions,
-    # Deployment concurrency goes here, in this order, when deployments arrive:
-    # validate the lease at PENDING -> RUNNING, secure a slot on -> PENDING, drop leases of
-    # clients too old to renew them.
+    ValidateDeploymentConcurrencyAtRunning,
+    SecureFlowConcurrencySlots,
+    # Still to come: dropping leases of clients too old to renew them (none this old are supported).
     EnsureOnlyScheduledFlowsMarkedLate,
     HandlePausingFlows,
     HandleResumingPausedFlows,
     CopyScheduledTime,
     WaitForScheduledTime,
     RetryFailedFlows,
-    # Releasing the deployment concurrency slot (leaving PENDING / RUNNING / CANCELLING) goes last.
+    ReleaseFlowConcurrencySlots,
 )
 
 # force=true: the caller (a worker cancelling, the UI) knows better than the policy, but a stored
@@ -52,6 +57,7 @@ CORE_FLOW_POLICY = (
 MINIMAL_FLOW_POLICY = (
     PreventResultDataLoss,
     BypassCancellingFlowRunsWithNoInfra,
+    ReleaseFlowConcurrencySlots,
 )
 
 CORE_TASK_POLICY = (
