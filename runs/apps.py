@@ -8,10 +8,6 @@ class RunsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from runs.services.foreman import register_schedules  # foreman + crashed-run detection
+        from runs.tasks import register_schedules  # every periodic service, see runs/tasks.py
 
-        post_migrate.connect(register_schedules, sender=self, dispatch_uid="runs.services.foreman")
-
-        from runs.tasks import register_schedules as register_deployment_services  # scheduler + late runs
-
-        post_migrate.connect(register_deployment_services, sender=self, dispatch_uid="runs.tasks")
+        post_migrate.connect(register_schedules, sender=self, dispatch_uid="runs.tasks")

@@ -1,4 +1,4 @@
-"""The periodic services of deployments as django-q2 schedules.
+"""The periodic services as django-q2 schedules: one list, registered in one place.
 
 `register_schedules` creates (or corrects) one django-q2 Schedule row per service. It is meant to be
 connected to Django's post_migrate signal in RunsConfig.ready(), so every `migrate` (which `serve`
@@ -11,6 +11,9 @@ concurrently (see runs/services/scheduler.py and late_runs.py).
 SERVICE_SCHEDULES = (
     ("runs.services.scheduler.schedule_upcoming_runs", 1),
     ("runs.services.late_runs.mark_late_runs", 1),
+    ("runs.services.foreman.run_foreman", 1),
+    ("runs.services.crashed_runs.run_crashed_run_detection", 1),
+    ("runs.domain.concurrency.reclaim_expired_leases", 1),
 )
 
 

@@ -108,29 +108,3 @@ def run_foreman() -> dict:
     if any(changes.values()):
         logger.info("Foreman: %s", changes)
     return changes
-
-
-# Scheduling ---------------------------------------------------------------------------------------
-
-# (task function, minutes between runs). django-q2's finest schedule is one minute, which is well
-# inside every timeout above.
-SERVICE_SCHEDULES = (
-    ("runs.services.foreman.run_foreman", 1),
-    ("runs.services.crashed_runs.run_crashed_run_detection", 1),
-)
-
-
-def register_schedules(sender=None, using="default", **kwargs) -> None:
-    """Create the django-q2 schedules of these services once (a post_migrate handler; idempotent).
-
-    Skipped while django-q2's tables do not exist (a downgrade to before its migrations)."""
-    from django.db import connections
-    from django_q.models import Schedule
-
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
-        return
-    for func, minutes in SERVICE_SCHEDULES:
-        Schedule.objects.using(using).update_or_create(
-            name=func,
-            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
-        )

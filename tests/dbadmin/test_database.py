@@ -285,7 +285,7 @@ class TestUnreachableDatabase:
         url = urlunsplit(urlsplit(postgres_admin_url())._replace(path="/dbadmin_missing_database"))
         message = refused(manage("database", "upgrade", "-y", url=url, home=tmp_path, timeout=60))
         assert message.strip().splitlines() == [
-            f"CommandError: Cannot connect to the database at postgresql://postgres@127.0.0.1:5432/"
+            "CommandError: Cannot connect to the database at postgresql://postgres@127.0.0.1:5432/"
             'dbadmin_missing_database: database "dbadmin_missing_database" does not exist'
         ]
 

@@ -12,7 +12,7 @@ import pytest
 from dbadmin import serving
 from orchestrator_site.config import Setting
 from tests.e2e.harness import (
-    PYTHON, ROOT, Database, ServeProcess, clean_environ, e2e_backend, free_port, is_alive, new_home, process_tree,
+    PYTHON, ROOT, Database, ServeProcess, clean_environ, e2e_backend, free_port, is_alive, process_tree,
     wait_until,
 )
 

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.models import Schedule
 
 from runs.domain import flow_runs, work_pools
 from runs.domain.events import record_events
@@ -92,15 +91,6 @@ class TestQueueAndDeploymentStatus:
         WorkQueue.objects.filter(id=queue.id).update(last_polled=ago(seconds=120))
         foreman.run_foreman()
         assert WorkQueue.objects.get(id=queue.id).status == "READY"
-
-
-class TestScheduleRegistration:
-    def test_registering_twice_creates_each_schedule_once(self):
-        foreman.register_schedules()
-        foreman.register_schedules()
-        for func, minutes in foreman.SERVICE_SCHEDULES:
-            schedule = Schedule.objects.get(func=func)  # exactly one
-            assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, minutes, -1)
 
 
 def running_run(started_minutes_ago=30):
