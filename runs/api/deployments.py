@@ -9,7 +9,7 @@ from runs.domain import deployments as domain
 
 from .base import no_content
 from .common import InputSchema, Paging, RunFilterBody, StateIn, client_version, json_response, limit_or_default
-from .flow_runs import FlowRunOut, flow_run_json
+from .flow_runs import FlowRunOut, flow_run_json, flow_runs_json
 
 router = Router(tags=["Deployments"])
 
@@ -273,7 +273,7 @@ def get_scheduled_flow_runs(request, body: ScheduledRunsBody):
     runs = domain.read_scheduled_flow_runs(
         deployment_ids=body.deployment_ids, scheduled_before=body.scheduled_before, limit=limit_or_default(body.limit)
     )
-    return json_response([flow_run_json(run) for run in runs])
+    return json_response(flow_runs_json(runs))
 
 
 @router.get("/deployments/name/{flow_name}/{deployment_name}", response=DeploymentOut)

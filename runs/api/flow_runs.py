@@ -44,6 +44,7 @@ class FlowRunCreate(InputSchema):
     tags: list[str] | None = None
     labels: dict[str, Any] | None = None
     idempotency_key: str | None = Field(default=None, max_length=255)
+    work_pool_name: str | None = None
     work_queue_name: str | None = None
     job_variables: dict[str, Any] | None = None
     deployment_id: UUID | None = None
@@ -98,7 +99,17 @@ class FlowRunOut(Schema):
     job_variables: dict | None
 
 
+def flow_runs_json(runs) -> list[dict]:
+    """Runs in wire shape; their work pools come from one query for the whole list."""
+    pools = domain.work_pools_of_queues({run.work_queue_id for run in runs if run.work_queue_id})
+    return [_flow_run_json(run, *pools.get(run.work_queue_id, (None, None))) for run in runs]
+
+
 def flow_run_json(run) -> dict:
+    return flow_runs_json([run])[0]
+
+
+def _flow_run_json(run, work_pool_id, work_pool_name) -> dict:
     return {
         "id": run.id,
         "created": run.created,
@@ -121,8 +132,8 @@ def flow_run_json(run) -> dict:
         "infrastructure_document_id": run.infrastructure_document_id,
         "infrastructure_pid": run.infrastructure_pid,
         "created_by": run.created_by,
-        "work_pool_id": None,
-        "work_pool_name": None,
+        "work_pool_id": work_pool_id,
+        "work_pool_name": work_pool_name,
         "job_variables": run.job_variables,
         **run_timing_json(run),
     }
@@ -177,7 +188,7 @@ def create_flow_run(request, body: FlowRunCreate):
 def read_flow_runs(request, body: FlowRunFilterBody | None = None):
     body = body or FlowRunFilterBody()
     runs = domain.read_flow_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
-    return json_response([flow_run_json(run) for run in runs])
+    return json_response(flow_runs_json(runs))
 
 
 @router.post("/flow_runs/count", response=int)
@@ -189,7 +200,7 @@ def count_flow_runs(request, body: RunFilterBody | None = None):
 def paginate_flow_runs(request, body: FlowRunPaginateBody | None = None):
     body = body or FlowRunPaginateBody()
     runs = domain.read_flow_runs(sort=body.sort or "ID_DESC", window=body.window(), **body.filter_kwargs())
-    return json_response(body.page_json([flow_run_json(run) for run in runs], domain.count_flow_runs(**body.filter_kwargs())))
+    return json_response(body.page_json(flow_runs_json(runs), domain.count_flow_runs(**body.filter_kwargs())))
 
 
 @router.post("/flow_runs/history", response=list[HistoryOut])

@@ -17,7 +17,7 @@ from runs.domain import work_pools as domain
 
 from .base import json_response, no_content
 from .common import InputSchema, Paging, limit_or_default
-from .flow_runs import FlowRunOut, flow_run_json
+from .flow_runs import FlowRunOut, flow_runs_json
 
 router = Router(tags=["Work Pools"])
 
@@ -303,9 +303,10 @@ def get_scheduled_flow_runs(request, name: str, body: ScheduledRunsBody | None =
         scheduled_after=body.scheduled_after,
         limit=body.limit,
     )
+    runs = flow_runs_json([run for _, _, run in picked])
     return json_response([
-        {"work_pool_id": pool.id, "work_queue_id": queue.id, "flow_run": flow_run_json(run)}
-        for pool, queue, run in picked
+        {"work_pool_id": pool.id, "work_queue_id": queue.id, "flow_run": run}
+        for (pool, queue, _), run in zip(picked, runs)
     ])
 
 

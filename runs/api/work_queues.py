@@ -13,7 +13,7 @@ from runs.domain import work_queues as domain
 
 from .base import json_response, no_content
 from .common import InputSchema, Paging, limit_or_default
-from .flow_runs import FlowRunOut, flow_run_json
+from .flow_runs import FlowRunOut, flow_runs_json
 from .work_pools import WorkQueueCreate, WorkQueueOut, WorkQueueUpdate, work_queues_json
 
 router = Router(tags=["Work Queues"])
@@ -103,4 +103,4 @@ def read_work_queue_runs(request, id: UUID, body: WorkQueueRunsBody | None = Non
     runs = domain.read_work_queue_runs(
         work_queue_id=id, scheduled_before=body.scheduled_before, limit=body.limit, mark_polled=polled
     )
-    return json_response([flow_run_json(run) for run in runs])
+    return json_response(flow_runs_json(runs))

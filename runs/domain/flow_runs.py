@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from runs.models import Flow, FlowRun, FlowRunState, TaskRun
+from runs.models import Flow, FlowRun, FlowRunState, TaskRun, WorkQueue
 from runs.orchestration import engine
 
 from . import filters
 from .errors import InvalidInput, NotFound
 from .names import random_run_name
+from .work_pools import resolve_work_queue
 
 DEFAULT_FLOW_RUN_POLICY = {
     "max_retries": 0,
@@ -45,6 +46,7 @@ def create_flow_run(
     empirical_policy: dict | None = None,
     name: str | None = None,
     client_version: str | None = None,
+    work_pool_name: str | None = None,
     **fields,
 ) -> tuple[FlowRun, bool]:
     """Create a run of the flow in its initial state (Pending unless given). Returns (run, created).
@@ -59,6 +61,9 @@ def create_flow_run(
             return existing, False
     if parent_task_run_id and not TaskRun.objects.filter(id=parent_task_run_id).exists():
         raise NotFound("Parent task run not found")
+    queue = resolve_work_queue(work_pool_name=work_pool_name, work_queue_name=fields.get("work_queue_name"))
+    if queue:
+        fields.update(work_queue_id=queue.id, work_queue_name=queue.name)
     try:
         with transaction.atomic():
             run = FlowRun.objects.create(
@@ -145,6 +150,14 @@ def set_flow_run_state(*, flow_run_id, state: dict, force: bool = False, client_
     return engine.orchestrate_flow_run(
         flow_run_id=flow_run_id, proposed=state, force=force, client_version=client_version
     )
+
+
+def work_pools_of_queues(queue_ids: set) -> dict:
+    """{work queue id: (work pool id, work pool name)}, in one query."""
+    if not queue_ids:
+        return {}
+    rows = WorkQueue.objects.filter(id__in=queue_ids).values_list("id", "work_pool_id", "work_pool__name")
+    return {queue_id: (pool_id, pool_name) for queue_id, pool_id, pool_name in rows}
 
 
 def read_flow_run_states(*, flow_run_id) -> list[FlowRunState]:

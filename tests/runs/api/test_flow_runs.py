@@ -158,3 +158,16 @@ class TestFlowRunHistory:
         body = {"history_start": "2026-01-01T00:00:00Z", "history_end": "2026-01-02T00:00:00Z",
                 "history_interval_seconds": 0.5}
         assert api.post("/flow_runs/history", body).status_code == 422
+
+
+class TestFlowRunWorkPool:
+    def test_a_run_in_a_pool_names_its_pool_and_queue(self, api, flow):
+        pool = api.post("/work_pools/", {"name": "etl-pool", "type": "process"}).data
+        created = api.post("/flow_runs/", {"flow_id": flow["id"], "work_pool_name": "etl-pool"}).data
+        assert (created["work_pool_id"], created["work_pool_name"]) == (pool["id"], "etl-pool")
+        assert created["work_queue_name"] == "default"
+        listed = api.post("/flow_runs/filter", {}).data
+        assert listed[0]["work_pool_name"] == "etl-pool"
+
+    def test_an_unknown_pool_is_404(self, api, flow):
+        assert api.post("/flow_runs/", {"flow_id": flow["id"], "work_pool_name": "nope"}).status_code == 404
