@@ -21,7 +21,7 @@ class TaskRun(RunModel):
     class Meta:
         indexes = [
             models.Index(fields=["flow_run", "-expected_start_time"], name="task_run_by_flow_run"),
-            models.Index(fields=["-expected_start_time"], name="task_run_expected_start"),
+            models.Index(fields=["-expected_start_time", "-id"], name="task_run_expected_start"),
             models.Index(fields=["state_type", "-expected_start_time"], name="task_run_state_type"),
             models.Index(fields=["name"], name="task_run_name"),
         ]
