@@ -40,6 +40,8 @@ SETTINGS: dict[str, SettingSpec] = {
     ),
     "PREFECT_SERVER_API_HOST": SettingSpec("127.0.0.1"),
     "PREFECT_SERVER_API_PORT": SettingSpec("4200"),
+    # "user:pass": when set, the API and its websockets require it (HTTP Basic / the auth frame).
+    "PREFECT_SERVER_API_AUTH_STRING": SettingSpec(None, secret=True),
     "PREFECT_SERVER_LOGGING_LEVEL": SettingSpec("WARNING", aliases=("PREFECT_LOGGING_SERVER_LEVEL",)),
     "PREFECT_UI_URL": SettingSpec(None),
 }

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import time
 from datetime import timedelta
 
 import orjson
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from pydantic import ValidationError
 
 from runs.domain.errors import InvalidInput
@@ -41,7 +41,7 @@ BACKFILL_MAX_AGE_MINUTES = 15
 
 
 def configured_auth_string() -> str | None:
-    return os.environ.get("PREFECT_SERVER_API_AUTH_STRING") or None
+    return settings.PREFECT["PREFECT_SERVER_API_AUTH_STRING"].value or None
 
 
 def dumps(message: dict) -> str:

@@ -4,10 +4,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from channels.db import database_sync_to_async
 
 from orchestrator_site.asgi import application
+from orchestrator_site.config import Setting
 from runs.domain.events import record_events
 from runs.events.stream import poller
 from runs.models import Event, TaskRun
@@ -49,6 +51,13 @@ async def connect(path, subprotocols=("prefect",), token=None, handshake=True):
     return communicator, subprotocol
 
 
+
+def configure_auth_string(monkeypatch, value):
+    prefect = dict(settings.PREFECT)
+    prefect["PREFECT_SERVER_API_AUTH_STRING"] = Setting(value, "env")
+    monkeypatch.setattr(settings, "PREFECT", prefect)
+
+
 class TestAuthHandshake:
     def test_it_accepts_the_prefect_subprotocol_and_answers_auth_success(self):
         async def scenario():
@@ -60,7 +69,7 @@ class TestAuthHandshake:
         run(scenario())
 
     def test_a_configured_auth_string_must_match(self, monkeypatch):
-        monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "user:pass")
+        configure_auth_string(monkeypatch, "user:pass")
 
         async def scenario():
             good, _ = await connect("/api/events/out", token="user:pass")
@@ -73,7 +82,7 @@ class TestAuthHandshake:
         run(scenario())
 
     def test_legacy_mode_is_refused_when_auth_is_configured(self, monkeypatch):
-        monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "user:pass")
+        configure_auth_string(monkeypatch, "user:pass")
 
         async def scenario():
             communicator, _ = await connect("/api/events/in", subprotocols=(), handshake=False)
