@@ -44,6 +44,15 @@ SETTINGS: dict[str, SettingSpec] = {
     "PREFECT_SERVER_API_AUTH_STRING": SettingSpec(None, secret=True),
     "PREFECT_SERVER_LOGGING_LEVEL": SettingSpec("WARNING", aliases=("PREFECT_LOGGING_SERVER_LEVEL",)),
     "PREFECT_UI_URL": SettingSpec(None),
+    # Notification services' base URLs (tests point them at a local capture server) and delivery tuning.
+    "PREFECT_NOTIFICATIONS_OPSGENIE_URL": SettingSpec("https://api.opsgenie.com"),
+    "PREFECT_NOTIFICATIONS_OPSGENIE_EU_URL": SettingSpec("https://api.eu.opsgenie.com"),
+    "PREFECT_NOTIFICATIONS_PAGERDUTY_URL": SettingSpec("https://events.pagerduty.com"),
+    "PREFECT_NOTIFICATIONS_SENDGRID_URL": SettingSpec("https://api.sendgrid.com"),
+    "PREFECT_NOTIFICATIONS_TWILIO_URL": SettingSpec("https://api.twilio.com"),
+    "PREFECT_NOTIFICATIONS_MAX_ATTEMPTS": SettingSpec("5"),
+    "PREFECT_NOTIFICATIONS_RETRY_BACKOFF_SECONDS": SettingSpec("10"),
+    "PREFECT_NOTIFICATIONS_LEASE_SECONDS": SettingSpec("60"),
 }
 
 # The profile that is active when neither PREFECT_PROFILE nor the file names one (as in prefect).

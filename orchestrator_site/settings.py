@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "runs",
+    "notifications",
     "dbadmin",
 ]
 

@@ -6,5 +6,6 @@ from runs.api import api
 urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
+    path("notifications/", include("notifications.urls")),
     path("", include("runs.views.urls")),
 ]

@@ -1,0 +1,5 @@
+from django.urls import path
+
+app_name = "notifications"
+
+urlpatterns: list = []  # the notifications pages (notifications/views.py)
