@@ -27,11 +27,12 @@ def describe_url(database: dict) -> str:
 
 
 def is_sqlite(database: dict) -> bool:
-    return database["ENGINE"].endswith("sqlite3")
+    return "sqlite" in database["ENGINE"]  # Django's backend or ours (orchestrator_site.sqlite)
 
 
 def is_in_memory(database: dict) -> bool:
-    return is_sqlite(database) and "mode=memory" in str(database["NAME"])
+    name = str(database.get("NAME", ""))
+    return is_sqlite(database) and (name == ":memory:" or "mode=memory" in name)
 
 
 def sqlite_file_missing(database: dict) -> bool:

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .database_access import is_in_memory
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Gunicorn tuning for many concurrent, long-lived clients (workers, runners, event websockets).
@@ -117,10 +119,6 @@ def ensure_port_free(plan: ServePlan) -> None:
                 "Is another server running there? Choose another with --port or PREFECT_SERVER_API_PORT."
             ) from None
 
-
-def is_in_memory(database: dict) -> bool:
-    name = str(database.get("NAME", ""))
-    return database["ENGINE"].endswith("sqlite3") and (name == ":memory:" or "mode=memory" in name)
 
 
 def gunicorn_command(plan: ServePlan, log_level: str = "warning") -> list[str]:

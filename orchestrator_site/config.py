@@ -186,7 +186,7 @@ def sqlite_config(name: str, uri: bool = False, in_memory: bool = False) -> dict
     if uri:
         options["uri"] = True
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "orchestrator_site.sqlite",
         "NAME": name,
         "OPTIONS": options,
         "TEST": {"NAME": name} if in_memory else {},

@@ -74,7 +74,7 @@ class TestDatabaseUrl:
 
     def test_the_default_is_a_sqlite_file_under_prefect_home(self, tmp_path):
         database = config.database_config(self.settings(tmp_path))
-        assert database["ENGINE"] == "django.db.backends.sqlite3"
+        assert database["ENGINE"] == "orchestrator_site.sqlite"
         assert database["NAME"] == str(tmp_path / "prefect.db")
 
     def test_the_password_replaces_the_placeholder_even_with_url_special_characters(self, tmp_path):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
 from dbadmin import serving
-from dbadmin.database_access import DatabaseUnavailable, ensure_reachable
+from dbadmin.database_access import DatabaseUnavailable, ensure_reachable, is_sqlite
 from orchestrator_site import config
 
 
@@ -109,6 +109,6 @@ class Command(BaseCommand):
 
 def describe_database() -> str:
     database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
+    if is_sqlite(database):
         return f"SQLite {database['NAME']}"
     return f"PostgreSQL {database.get('HOST') or 'localhost'}:{database.get('PORT') or 5432}/{database['NAME']}"
