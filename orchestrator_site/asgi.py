@@ -29,6 +29,12 @@ class OneThreadHopASGIHandler(ASGIHandler):
 
 django_application = OneThreadHopASGIHandler()
 
+# Import the URL conf (the whole API) now, not inside the first requests: under load, dozens of
+# them would otherwise queue on the import lock while the worker is already taking traffic.
+from django.urls import get_resolver  # noqa: E402
+
+get_resolver().url_patterns
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from runs.events.routing import websocket_urlpatterns  # noqa: E402
