@@ -3,6 +3,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ninja import Router, Schema
+from ninja.errors import HttpError
 from pydantic import Field
 
 from runs.domain import deployments as domain
@@ -10,6 +11,7 @@ from runs.domain import deployments as domain
 from .base import no_content
 from .common import InputSchema, Paging, RunFilterBody, StateIn, client_version, json_response, limit_or_default
 from .flow_runs import FlowRunOut, flow_run_json, flow_runs_json
+from .work_pools import WorkQueueOut, work_queues_json
 
 router = Router(tags=["Deployments"])
 
@@ -324,6 +326,35 @@ def create_flow_run_from_deployment(request, id: UUID, body: DeploymentFlowRunCr
         **fields,
     )
     return json_response(flow_run_json(run), status=201 if created else 200)
+
+
+class FlowRunCreateResult(Schema):
+    flow_run_id: UUID | None
+    status: Literal["CREATED", "FAILED"]
+    error: str | None
+
+
+class FlowRunBulkCreateOut(Schema):
+    results: list[FlowRunCreateResult]
+
+
+@router.post("/deployments/{id}/create_flow_run/bulk", response=FlowRunBulkCreateOut)
+def create_flow_runs_from_deployment(request, id: UUID, body: list[DeploymentFlowRunCreate]):
+    """Up to 100 runs at once; each one that cannot be created is reported, the others still are."""
+    if len(body) > domain.BULK_CREATE_LIMIT:
+        raise HttpError(400, f"Cannot create more than {domain.BULK_CREATE_LIMIT} flow runs at once.")
+    runs = [
+        {**run.model_dump(exclude={"state"}, exclude_none=True), "state": run.state.as_proposal() if run.state else None}
+        for run in body
+    ]
+    results = domain.create_flow_runs_from_deployment(deployment_id=id, runs=runs, client_version=client_version(request))
+    return json_response({"results": results})
+
+
+@router.get("/deployments/{id}/work_queue_check", response=list[WorkQueueOut])
+def work_queue_check_for_deployment(request, id: UUID):
+    """Deprecated in the reference server too: the queues whose filter would pick up the deployment."""
+    return json_response(work_queues_json(domain.read_work_queues_for_deployment(deployment_id=id)))
 
 
 @router.get("/deployments/{id}/schedules", response=list[ScheduleOut])

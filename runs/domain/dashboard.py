@@ -98,7 +98,7 @@ def state_counts(*, since: datetime) -> dict[str, int]:
     rows = (
         FlowRun.objects.filter(expected_start_time__gte=since)
         .values("state_type")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # not Count("id"): the id is not in the index this is read from
         .order_by()
     )
     counts = {state: 0 for state in STATE_ORDER}
@@ -108,21 +108,47 @@ def state_counts(*, since: datetime) -> dict[str, int]:
     return counts
 
 
+def _bucketed_counts(*, start: datetime, width: timedelta, end: datetime | None = None):
+    """(bucket, state_type, n) rows for runs expected from `start` (to `end`), one grouped pass
+    over the (expected_start_time, state_type) index."""
+    queryset = FlowRun.objects.filter(expected_start_time__gte=start)
+    if end is not None:
+        queryset = queryset.filter(expected_start_time__lt=end)
+    return (
+        queryset.annotate(bucket=BucketIndex("expected_start_time", start, width))
+        .values("bucket", "state_type")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+
+
+def _empty_bars(*, start: datetime, length: timedelta, width: timedelta) -> list[HistoryBar]:
+    return [HistoryBar(start + i * width, start + (i + 1) * width) for i in range(int(length / width))]
+
+
 def run_history(*, end: datetime, length: timedelta, width: timedelta) -> list[HistoryBar]:
     """Runs per time bucket and state over [end - length, end), counted by the database."""
     start = end - length
-    bars = [HistoryBar(start + i * width, start + (i + 1) * width) for i in range(int(length / width))]
-    rows = (
-        FlowRun.objects.filter(expected_start_time__gte=start, expected_start_time__lt=end)
-        .annotate(bucket=BucketIndex("expected_start_time", start, width))
-        .values("bucket", "state_type")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
+    bars = _empty_bars(start=start, length=length, width=width)
+    for row in _bucketed_counts(start=start, width=width, end=end):
         if 0 <= row["bucket"] < len(bars) and row["state_type"]:
             bars[row["bucket"]].counts[row["state_type"]] = row["n"]
     return bars
+
+
+def home_stats(*, now: datetime, length: timedelta, width: timedelta) -> tuple[dict[str, int], list[HistoryBar]]:
+    """`state_counts(since=now - length)` and `run_history(end=now, ...)` from one scan: the runs
+    expected later than now (upcoming scheduled ones) fall in buckets past the chart and are only counted."""
+    start = now - length
+    counts = {state: 0 for state in STATE_ORDER}
+    bars = _empty_bars(start=start, length=length, width=width)
+    for row in _bucketed_counts(start=start, width=width):
+        if not row["state_type"]:
+            continue
+        counts[row["state_type"]] = counts.get(row["state_type"], 0) + row["n"]
+        if 0 <= row["bucket"] < len(bars):
+            bars[row["bucket"]].counts[row["state_type"]] = row["n"]
+    return counts, bars
 
 
 def history_chart(bars: list[HistoryBar], *, width: int = 720, height: int = 160) -> dict:
@@ -184,7 +210,8 @@ def flows_with_stats(*, search: str = "", window: slice = slice(0, 50)) -> tuple
     )
     counts = dict(
         FlowRun.objects.filter(flow_id__in=[flow.id for flow in page])
-        .values("flow_id").annotate(n=Count("id")).order_by().values_list("flow_id", "n")
+        # Count("*"), not Count("id"): counted from the flow index alone instead of reading every run row.
+        .values("flow_id").annotate(n=Count("*")).order_by().values_list("flow_id", "n")
     ) if page else {}
     for flow in page:
         flow.run_count = counts.get(flow.id, 0)

@@ -15,13 +15,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from runs.models import (
-    ConcurrencyLimit, Deployment, DeploymentSchedule, Flow, FlowRun, FlowRunState, ReadyStatus, StateType,
+    ConcurrencyLimit, Deployment, DeploymentSchedule, Flow, FlowRun, FlowRunState, ReadyStatus, StateType, WorkQueue,
 )
 from runs.orchestration.rules.deployment_concurrency import deployment_limit_name
 
 from . import concurrency, filters
 from . import flow_runs as flow_run_domain
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, DomainError, InvalidInput, NotFound
 from .names import random_run_name
 from .schedules import dates_to_schedule, normalize_schedule
 from .work_pools import resolve_work_queue
@@ -446,6 +446,51 @@ def create_flow_run_from_deployment(
     the given ones, in its work queue (or another queue of its pool). Scheduled now unless a
     state is given."""
     deployment = read_deployment(deployment_id=deployment_id)
+    return _create_run_of(
+        deployment, parameters=parameters, state=state, tags=tags, labels=labels, work_queue_name=work_queue_name,
+        enforce_parameter_schema=enforce_parameter_schema, infrastructure_document_id=infrastructure_document_id,
+        client_version=client_version, **fields,
+    )
+
+
+BULK_CREATE_LIMIT = 100
+
+
+def create_flow_runs_from_deployment(
+    *, deployment_id, runs: list[dict], client_version: str | None = None
+) -> list[dict]:
+    """Start several runs of the deployment (each as create_flow_run_from_deployment would), in one
+    transaction. A run that cannot be created is reported and does not stop the others:
+    one result per run, in order, `{"flow_run_id", "status": "CREATED"}` or `{"status": "FAILED", "error"}`."""
+    if len(runs) > BULK_CREATE_LIMIT:
+        raise InvalidInput(f"Cannot create more than {BULK_CREATE_LIMIT} flow runs at once.")
+    results = []
+    with transaction.atomic():
+        deployment = read_deployment(deployment_id=deployment_id)
+        for fields in runs:
+            try:
+                with transaction.atomic():  # a savepoint: a failed run leaves nothing behind
+                    run, _ = _create_run_of(deployment, client_version=client_version, **fields)
+            except DomainError as exc:
+                results.append({"flow_run_id": None, "status": "FAILED", "error": str(exc)})
+            else:
+                results.append({"flow_run_id": run.id, "status": "CREATED", "error": None})
+    return results
+
+
+def _create_run_of(
+    deployment: Deployment,
+    *,
+    parameters: dict | None = None,
+    state: dict | None = None,
+    tags: list[str] | None = None,
+    labels: dict | None = None,
+    work_queue_name: str | None = None,
+    enforce_parameter_schema: bool | None = None,
+    infrastructure_document_id=None,
+    client_version: str | None = None,
+    **fields,
+) -> tuple[FlowRun, bool]:
     merged_parameters = {**(deployment.parameters or {}), **(parameters or {})}
     enforce = deployment.enforce_parameter_schema if enforce_parameter_schema is None else enforce_parameter_schema
     if enforce:
@@ -474,6 +519,25 @@ def create_flow_run_from_deployment(
         infrastructure_document_id=infrastructure_document_id or deployment.infrastructure_document_id,
         **fields,
     )
+
+
+def read_work_queues_for_deployment(*, deployment_id) -> list[WorkQueue]:
+    """The work queues whose (deprecated) filter lets them pick up the deployment's runs: the
+    queue's filter tags are all among the deployment's tags, and its filter deployment ids, if
+    any, include the deployment. A queue without a filter matches."""
+    deployment = Deployment.objects.filter(id=deployment_id).only("id", "tags").first()
+    if deployment is None:
+        raise NotFound("Deployment not found")
+    tags, wanted_id = set(deployment.tags or []), str(deployment.id)
+
+    def picks_up(queue: WorkQueue) -> bool:
+        queue_filter = queue.filter if isinstance(queue.filter, dict) else {}
+        queue_tags = queue_filter.get("tags") or []
+        deployment_ids = queue_filter.get("deployment_ids") or []
+        return set(map(str, queue_tags)) <= tags and (not deployment_ids or wanted_id in map(str, deployment_ids))
+
+    queues = WorkQueue.objects.select_related("work_pool").order_by("work_pool__name", "priority", "name")
+    return [queue for queue in queues if picks_up(queue)]
 
 
 def scheduled_state(when: datetime) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from itertools import groupby
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Q
@@ -20,7 +21,9 @@ from runs.domain import blocks as domain
 from runs.domain.errors import AlreadyExists, InvalidInput, NotFound
 
 from .common import dashboard_view
+from .paging import Pager
 
+PAGE_SIZE = 100  # documents per page; each one is decrypted to be listed
 SIMPLE_INPUTS = {"string": "text", "integer": "number", "number": "number"}
 
 
@@ -125,15 +128,19 @@ def read_form(schema, post) -> dict:
 def block_list(request):
     type_slug = (request.GET.get("type") or "").strip()[:255]
     search = (request.GET.get("q") or "").strip()[:200]
-    documents = domain.read_block_documents(
-        sort="BLOCK_TYPE_AND_NAME_ASC", window=slice(0, 500),
-        block_types=domain.BlockTypeFilter(slug={"any_": [type_slug]}) if type_slug else None,
-        block_documents=domain.BlockDocumentFilter(name={"like_": search} if search else None),
-    )
+    pager = Pager.from_request(request, page_size=PAGE_SIZE)
+    document_filters = {
+        "block_types": domain.BlockTypeFilter(slug={"any_": [type_slug]}) if type_slug else None,
+        "block_documents": domain.BlockDocumentFilter(name={"like_": search} if search else None),
+    }
+    documents = domain.read_block_documents(sort="BLOCK_TYPE_AND_NAME_ASC", window=pager.window, **document_filters)
     groups = [(block_type, list(items)) for block_type, items in
               groupby(documents, key=lambda full: full.document.block_type)]
+    params = {key: value for key, value in (("q", search), ("type", type_slug)) if value}
     context = {"section": "blocks", "groups": groups, "block_types": domain.read_block_types(),
-               "type_slug": type_slug, "search": search}
+               "type_slug": type_slug, "search": search,
+               "pager": pager.with_total(domain.count_block_documents(**document_filters)),
+               "list_url": request.path, "base_params": urlencode(params)}
     return render_page(request, "runs/blocks.html", context, fragments={"block-list": "runs/partials/block_list.html"})
 
 

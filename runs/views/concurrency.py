@@ -12,12 +12,18 @@ from runs.domain import concurrency
 from .common import dashboard_view
 
 REFRESH_SECONDS = 5
+HOLDERS_SHOWN = 5
 
 
 @require_GET
 @dashboard_view
 def concurrency_limits(request):
-    context = {"section": "concurrency", "limits": concurrency.read_concurrency_usage(), "refresh_seconds": REFRESH_SECONDS}
+    limits = concurrency.read_concurrency_usage()
+    for limit in limits:
+        # A busy limit has hundreds of holders: the table names the oldest few and counts the rest.
+        limit.more_holders = max(len(limit.holders) - HOLDERS_SHOWN, 0)
+        limit.holders = limit.holders[:HOLDERS_SHOWN]
+    context = {"section": "concurrency", "limits": limits, "refresh_seconds": REFRESH_SECONDS}
     return render_page(
         request, "runs/concurrency.html", context, fragments={"concurrency-table": "runs/partials/concurrency_table.html"}
     )

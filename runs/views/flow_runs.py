@@ -1,13 +1,15 @@
 from django.views.decorators.http import require_GET
 
 from orchestrator_site.htmx import render_page
-from runs.domain import dashboard
+from runs.domain import dashboard, resume_forms
 from runs.models import StateType
 
 from .common import dashboard_view
 from .paging import Pager
 
 RUN_REFRESH_SECONDS = 3
+RESUME_PANEL = "resume-panel"
+RESUME_PANEL_TEMPLATE = "runs/partials/resume_panel.html"
 
 
 @require_GET
@@ -46,6 +48,17 @@ def _params_without(params, *names) -> str:
 @dashboard_view
 def flow_run_detail(request, flow_run_id):
     run = dashboard.read_flow_run(flow_run_id=flow_run_id)
+    if getattr(request, "htmx", False) and request.htmx.target == RESUME_PANEL:
+        # The panel's own poll (while the run may still pause): only what the panel shows.
+        context = {"run": run, "resume": resume_forms.resume_form(run), "active": dashboard.is_active(run),
+                   "refresh_seconds": RUN_REFRESH_SECONDS}
+        return render_page(request, RESUME_PANEL_TEMPLATE, context)
+    return render_run_page(request, run)
+
+
+def render_run_page(request, run, *, resume: resume_forms.ResumeForm | None = None, status: int = 200):
+    """The run page; `resume` is a Resume form already filled in (with its errors) to show instead
+    of a fresh one."""
     children = dashboard.child_flow_runs(flow_run_id=run.id)
     task_rows, task_total = dashboard.task_runs_with_timeline(run, children=children)
     context = {
@@ -64,10 +77,14 @@ def flow_run_detail(request, flow_run_id):
         "can_cancel": run.state_type not in dashboard.TERMINAL_STATE_TYPES and run.state_type != StateType.CANCELLING,
         "can_retry": run.state_type in dashboard.TERMINAL_STATE_TYPES,
         "log_levels": list(dashboard.LOG_LEVELS),
+        "resume": resume or resume_forms.resume_form(run),
     }
     return render_page(
-        request, "runs/flow_run.html", context,
-        fragments={"run-summary": "runs/partials/run_summary.html", "task-runs": "runs/partials/task_runs.html"},
+        request, "runs/flow_run.html", context, status=status,
+        fragments={
+            "run-summary": "runs/partials/run_summary.html", "task-runs": "runs/partials/task_runs.html",
+            RESUME_PANEL: RESUME_PANEL_TEMPLATE,
+        },
     )
 
 

@@ -16,12 +16,13 @@ def home(request):
     length, width = dashboard.WINDOWS[window]
     now = timezone.now()
     active, active_total = dashboard.active_runs()
+    counts, bars = dashboard.home_stats(now=now, length=length, width=width)
     context = {
         "section": "home",
         "window": window,
         "windows": list(dashboard.WINDOWS),
-        "counts": dashboard.state_counts(since=now - length),
-        "chart": dashboard.history_chart(dashboard.run_history(end=now, length=length, width=width)),
+        "counts": counts,
+        "chart": dashboard.history_chart(bars),
         "failures": dashboard.latest_failures(),
         "active_runs": active,
         "active_total": active_total,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import e2e_server  # noqa: F401  (the shared live-server fixture)
+from tests.e2e.conftest import capture, e2e_server  # noqa: F401  (the shared live server and its capture server)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

@@ -208,3 +208,69 @@ class TestCancelFromTheDashboard:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+ASKS_FOR_APPROVAL = """
+from pydantic import Field
+from prefect import flow
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+
+
+class Approval(RunInput):
+    approver: str
+    copies: int = Field(1, ge=1, description="How many copies to load")
+
+
+@flow(name={flow_name!r})
+def asks_for_approval():
+    report(run_id=flow_run.id)
+    answer = pause_flow_run(wait_for_input=Approval.with_initial_data(description="Approve the <load>?"),
+                            timeout=120, poll_interval=1)
+    return f"{{answer.approver}} x{{answer.copies}}"
+
+
+state = asks_for_approval(return_state=True)
+report(result=state.result(), state=state.type.value)
+"""
+
+
+class TestResumeWithInputFromTheDashboard:
+    def test_a_run_waiting_for_input_is_resumed_with_the_form_on_its_page(self, page, dashboard_url, e2e_server, tmp_path):
+        script = tmp_path / "approval.py"
+        script.write_text(SCRIPT_PREAMBLE + textwrap.dedent(ASKS_FOR_APPROVAL.format(flow_name=f"approval-{uuid.uuid4().hex[:8]}")))
+        environ = clean_environ(PREFECT_API_URL=e2e_server.api_url, PREFECT_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+        process = subprocess.Popen([PYTHON, str(script)], cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        try:
+            run_id = None
+            for line in process.stdout:
+                if line.startswith("E2E_RESULT "):
+                    run_id = line.split('"run_id": "')[1].split('"')[0]
+                    break
+            assert run_id, "the flow never started"
+            with e2e_server.client() as api:
+                wait_until(lambda: api.get(f"flow_runs/{run_id}").json()["state_type"] == "PAUSED", message="Paused")
+
+            page.goto(dashboard_url + f"/runs/{run_id}/")
+            panel = page.locator("#resume-panel")
+            expect(panel).to_contain_text("Approve the <load>?")
+            expect(panel.get_by_label("Copies")).to_have_value("1")
+            panel.get_by_label("Approver").fill("Ada")
+            panel.get_by_label("Copies").fill("0")
+            panel.get_by_role("button", name="Resume").click()
+            expect(page.locator("#input-copies-error")).to_have_text("0 is less than the minimum of 1")
+            expect(panel.get_by_label("Approver")).to_have_value("Ada")  # what was typed stays
+            screenshot(page, "10-resume-form-with-an-error")
+
+            panel.get_by_label("Copies").fill("2")
+            panel.get_by_role("button", name="Resume").click()
+            expect(page.locator(".message-success")).to_contain_text("Flow run resumed.")
+            output, _ = process.communicate(timeout=120)
+            assert process.returncode == 0, output
+            assert '"result": "Ada x2"' in output and '"state": "COMPLETED"' in output
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

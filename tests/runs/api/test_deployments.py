@@ -238,3 +238,63 @@ class TestAutomationsOwnedBy:
     def test_a_deployment_has_no_related_automations(self, api, deployment):
         response = api.get(f"/automations/related-to/prefect.deployment.{deployment['id']}")
         assert (response.status_code, response.data) == (200, [])
+
+
+class TestBulkCreateFlowRuns:
+    def test_each_run_is_created_or_reported_failed_in_order(self, api, deployment):
+        before = FlowRun.objects.filter(deployment_id=deployment["id"], auto_scheduled=False).count()
+        response = api.post(f"/deployments/{deployment['id']}/create_flow_run/bulk", [
+            {"parameters": {"x": 5}, "tags": ["manual"], "name": "first"},
+            {"parameters": {"x": "five"}},  # fails the parameter schema
+            {"state": {"type": "SCHEDULED", "name": "Scheduled"}, "job_variables": {"env": {"A": "1"}}},
+            {"work_queue_name": "elsewhere"},  # the deployment has no work pool
+        ])
+        assert response.status_code == 200, response.data
+        results = response.data["results"]
+        assert [result["status"] for result in results] == ["CREATED", "FAILED", "CREATED", "FAILED"]
+        assert "x" in results[1]["error"] and "work pool" in results[3]["error"]
+        assert results[1]["flow_run_id"] is None
+        first = api.get(f"/flow_runs/{results[0]['flow_run_id']}").data
+        assert (first["name"], first["parameters"], sorted(first["tags"])) == ("first", {"name": "world", "x": 5}, ["etl", "manual"])
+        assert first["state_type"] == "SCHEDULED" and first["deployment_id"] == deployment["id"]
+        third = api.get(f"/flow_runs/{results[2]['flow_run_id']}").data
+        assert third["job_variables"] == {"env": {"A": "1"}}
+        assert FlowRun.objects.filter(deployment_id=deployment["id"], auto_scheduled=False).count() == before + 2
+
+    def test_an_empty_list_creates_nothing(self, api, deployment):
+        response = api.post(f"/deployments/{deployment['id']}/create_flow_run/bulk", [])
+        assert (response.status_code, response.data) == (200, {"results": []})
+
+    def test_bad_requests_are_refused(self, api, deployment):
+        url = f"/deployments/{deployment['id']}/create_flow_run/bulk"
+        too_many = api.post(url, [{} for _ in range(101)])
+        assert too_many.status_code == 400 and "100" in too_many.data["detail"]
+        assert api.post(f"/deployments/{uuid.uuid4()}/create_flow_run/bulk", []).status_code == 404
+        assert api.post(url, {"parameters": {}}).status_code == 422  # not a list
+        assert api.post(url, [{"parameters": "x"}]).status_code == 422
+        assert api.post(url, [{"state": {"type": "NOPE"}}]).status_code == 422
+        assert not FlowRun.objects.filter(deployment_id=deployment["id"], auto_scheduled=False).exists()
+
+
+class TestWorkQueueCheck:
+    def test_it_lists_the_queues_whose_filter_picks_up_the_deployment(self, api, deployment):
+        pool = WorkPool.objects.create(name="pool-a", type="process")
+        queues = {
+            "open": None,
+            "etl-only": {"tags": ["etl"]},
+            "needs-more-tags": {"tags": ["etl", "gpu"]},
+            "this-deployment": {"deployment_ids": [deployment["id"]]},
+            "other-deployment": {"deployment_ids": [str(uuid.uuid4())]},
+        }
+        for name, queue_filter in queues.items():
+            assert api.post(f"/work_pools/{pool.name}/queues", {"name": name, "filter": queue_filter}).status_code == 201
+        response = api.get(f"/deployments/{deployment['id']}/work_queue_check")
+        assert response.status_code == 200
+        names = {queue["name"] for queue in response.data}
+        assert {"open", "etl-only", "this-deployment"} <= names
+        assert not names & {"needs-more-tags", "other-deployment"}
+        assert {"id", "name", "filter", "priority", "work_pool_id", "is_paused"} <= set(response.data[0])
+
+    def test_unknown_or_malformed_ids_are_refused(self, api, db):
+        assert api.get(f"/deployments/{uuid.uuid4()}/work_queue_check").status_code == 404
+        assert api.get("/deployments/not-a-uuid/work_queue_check").status_code in (404, 422)
