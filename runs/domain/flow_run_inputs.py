@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import referencing.exceptions
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -84,7 +85,7 @@ def resume_flow_run(*, flow_run_id, run_input: dict | None = None, client_versio
         proposal = {"type": StateType.RUNNING, "name": "Running"}
     with transaction.atomic():
         result = set_flow_run_state(flow_run_id=flow_run_id, state=proposal, client_version=client_version)
-        if keyset and run_input and result.status == "ACCEPT":
+        if keyset and result.status == "ACCEPT":  # an empty answer ({}) is an answer too
             FlowRunInput.objects.update_or_create(
                 flow_run_id=flow_run_id, key=keyset["response"], defaults={"value": json.dumps(run_input)}
             )
@@ -107,4 +108,7 @@ def _input_problem(flow_run_id, keyset: dict, run_input: dict) -> str | None:
         return f"Reason: {where + ': ' if where else ''}{exc.message}"
     except jsonschema.SchemaError as exc:
         return f"Invalid run input schema: {exc.message}"
+    except (referencing.exceptions.Unresolvable, RecursionError) as exc:
+        # An unresolvable or self-referencing $ref is the stored schema's fault, not the caller's.
+        return f"Invalid run input schema: {exc}"
     return None

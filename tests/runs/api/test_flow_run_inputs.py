@@ -36,6 +36,31 @@ class TestResumeFlowRun:
         assert api.get(f"/flow_runs/{paused_run['id']}").data["state_type"] == "PAUSED"
         assert api.get(f"/flow_runs/{paused_run['id']}/input/paused-1-response").status_code == 404
 
+    @pytest.mark.parametrize("schema", [
+        {"type": "object", "properties": {"value": {"$ref": "#/$defs/missing"}}},
+        {"$ref": "#"},
+    ], ids=["unresolvable-ref", "self-reference"])
+    def test_a_broken_stored_schema_rejects_the_input_instead_of_failing(self, api, make_flow_run, schema):
+        run = make_flow_run()
+        set_state(api, run, "RUNNING")
+        api.post(f"/flow_runs/{run['id']}/input", {"key": "k-schema", "value": json.dumps(schema)})
+        keyset = {"description": "k-description", "response": "k-response", "schema": "k-schema"}
+        set_state(api, run, "PAUSED", "Paused", pause_key="k", run_input_keyset=keyset)
+        response = api.post(f"/flow_runs/{run['id']}/resume", {"run_input": {"value": 1}})
+        assert response.status_code == 200 and response.data["status"] == "REJECT"
+        assert "Invalid run input schema" in response.data["details"]["reason"]
+
+    def test_an_empty_answer_is_stored_for_the_flow_to_read(self, api, make_flow_run):
+        run = make_flow_run()
+        set_state(api, run, "RUNNING")
+        schema = {"type": "object", "properties": {"note": {"type": "string"}}}
+        api.post(f"/flow_runs/{run['id']}/input", {"key": "e-schema", "value": json.dumps(schema)})
+        keyset = {"description": "e-description", "response": "e-response", "schema": "e-schema"}
+        set_state(api, run, "PAUSED", "Paused", pause_key="e", run_input_keyset=keyset)
+        assert api.post(f"/flow_runs/{run['id']}/resume", {"run_input": {}}).data["status"] == "ACCEPT"
+        stored = api.client.get(f"/api/flow_runs/{run['id']}/input/e-response")
+        assert stored.status_code == 200 and json.loads(stored.content) == {}
+
     def test_a_pause_without_input_resumes_with_an_empty_body(self, api, make_flow_run):
         run = make_flow_run()
         set_state(api, run, "RUNNING")
