@@ -51,6 +51,9 @@ class Delivery(models.Model):
     subject = models.CharField(max_length=255, blank=True, default="")
     body = models.TextField()
     run_url = models.CharField(max_length=1024, blank=True, default="")
+    # {"placeholders": {name: value}, "tags": [...]}: the run facts a channel payload may use
+    # (severity from the state type, ...), kept with the message so a retry needs no run row.
+    facts = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempt_count = models.IntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

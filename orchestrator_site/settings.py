@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from . import config
+from . import config, forking
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PREFECT = config.load_settings()
@@ -64,6 +64,7 @@ TEMPLATES = [
 ASGI_APPLICATION = "orchestrator_site.asgi.application"
 
 DATABASES = {"default": config.database_config(PREFECT)}
+forking.register()  # django-q2 forks its workers: each must open its own connections
 if DATABASES["default"]["ENGINE"].endswith("sqlite3") and "memory" not in DATABASES["default"]["NAME"]:
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 

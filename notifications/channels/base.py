@@ -61,7 +61,7 @@ class OutgoingRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
-    data: dict[str, Any] | str | None = None  # form fields (Twilio) or a raw body
+    data: dict[str, Any] | str | bytes | None = None  # form fields (Twilio) or a raw body (UTF-8 bytes: the webhook)
     auth: tuple[str, str] | None = None
 
 

@@ -16,6 +16,10 @@ from . import work_pools, work_queues  # noqa: E402  (work pools, queues, worker
 for module in (work_pools, work_queues):
     api.add_router("", module.router)
 
+from . import task_workers  # noqa: E402  (background task workers)
+
+api.add_router("", task_workers.router)
+
 from . import concurrency_limits, concurrency_limits_v2  # noqa: E402  (tag and global concurrency limits)
 
 for module in (concurrency_limits, concurrency_limits_v2):
@@ -25,5 +29,14 @@ from . import automations, deployments, flow_run_inputs  # noqa: E402  (deployme
 
 for module in (deployments, automations, flow_run_inputs):
     api.add_router("", module.router)
+
+from . import saved_searches, ui  # noqa: E402  (the UI's saved searches and dashboard aggregates)
+
+for module in (saved_searches, ui):
+    api.add_router("", module.router)
+
+from notifications import api as notifications_api  # noqa: E402  (notification policies and deliveries)
+
+api.add_router("", notifications_api.router)
 
 __all__ = ["api"]

@@ -85,6 +85,8 @@ def conflict(request, exc):
 
 @api.exception_handler(InvalidInput)
 def invalid_input(request, exc):
+    if exc.field_errors:
+        return api.create_response(request, {"detail": str(exc), "field_errors": exc.field_errors}, status=422)
     return detail(request, str(exc), 422)
 
 

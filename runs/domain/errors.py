@@ -18,4 +18,8 @@ class Conflict(DomainError):
 
 
 class InvalidInput(DomainError):
-    """-> 422"""
+    """-> 422. `field_errors` ({field: message}) lets a form show each message next to its field."""
+
+    def __init__(self, *args, field_errors: dict[str, str] | None = None):
+        super().__init__(*args)
+        self.field_errors = field_errors or {}

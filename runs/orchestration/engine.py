@@ -13,6 +13,7 @@ import uuid
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from notifications.deliveries import queue_notifications
 from runs.domain.errors import Conflict, NotFound
 from runs.domain.events import publish_event
 from runs.models import FlowRun, FlowRunState, TaskRun, TaskRunState
@@ -76,6 +77,8 @@ def _orchestrate_flow_run(flow_run_id, proposal, *, force, client_version) -> Tr
     )
     if ctx.created:
         _publish_flow_run_state(ctx)
+        # The outbox rows of matching notification policies commit with the state, or not at all.
+        queue_notifications(run, run.flow, ctx.validated_state)
         if run.parent_task_run_id:
             _mirror_onto_parent_task_run(ctx)
     return ctx

@@ -14,7 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.notifications.capture import CaptureServer
+
 from .harness import Database, FlowResult, ServeProcess, e2e_backend, free_port, new_home, run_flow_script
+
+# The notification services whose base URL is a setting: the shared server sends them to `capture`.
+NOTIFICATION_URL_SETTINGS = (
+    "PREFECT_NOTIFICATIONS_OPSGENIE_URL", "PREFECT_NOTIFICATIONS_OPSGENIE_EU_URL", "PREFECT_NOTIFICATIONS_PAGERDUTY_URL",
+    "PREFECT_NOTIFICATIONS_SENDGRID_URL", "PREFECT_NOTIFICATIONS_TWILIO_URL",
+)
 
 
 @dataclass
@@ -28,7 +36,18 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def e2e_server():
+def capture():
+    """One local HTTP capture server for the session; the shared server's service base URLs point at it.
+
+    Tests share it: each uses its own path (webhook-style channels) or filters requests by a marker
+    of its own (a unique flow name or tag) instead of clearing it.
+    """
+    with CaptureServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def e2e_server(capture):
     external = os.environ.get("E2E_SERVER_URL")
     home = new_home("e2e-server-")
     if external:
@@ -42,7 +61,12 @@ def e2e_server():
         home=home,
         port=free_port(),
         args=["--workers", "2"],
-        env={"PREFECT_API_DATABASE_CONNECTION_URL": database.url, "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"},
+        env={
+            "PREFECT_API_DATABASE_CONNECTION_URL": database.url,
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+            "PREFECT_NOTIFICATIONS_RETRY_BACKOFF_SECONDS": "1",
+            **{name: capture.url for name in NOTIFICATION_URL_SETTINGS},
+        },
     )
     try:
         server.start()
