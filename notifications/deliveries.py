@@ -28,7 +28,8 @@ from functools import partial
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from runs.domain import filters
@@ -370,6 +371,21 @@ def read_deliveries(*, deliveries: DeliveryFilter | None = None, limit: int | No
     )
     offset = offset or 0
     return list(queryset[offset: offset + limit] if limit is not None else queryset[offset:])
+
+
+def read_latest_deliveries(*, policy_ids, per_policy: int) -> dict:
+    """The newest `per_policy` deliveries of each policy, with attempts: {policy id: [deliveries]}.
+
+    One query for all policies (a row number per policy) plus one for the attempts, so a list of
+    policies costs the same however many there are.
+    """
+    numbered = Delivery.objects.filter(policy_id__in=policy_ids).annotate(
+        newness=Window(RowNumber(), partition_by=F("policy_id"), order_by=[F("created").desc(), F("id").desc()])
+    )
+    latest: dict = {policy_id: [] for policy_id in policy_ids}
+    for delivery in numbered.filter(newness__lte=per_policy).order_by("-created", "-id").prefetch_related("attempts"):
+        latest[delivery.policy_id].append(delivery)
+    return latest
 
 
 def read_policy_deliveries(*, policy_id, limit: int | None = None, offset: int = 0) -> list[Delivery]:

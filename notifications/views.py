@@ -28,7 +28,7 @@ from runs.views.common import dashboard_view
 
 from . import forms
 
-LOG_LIMIT_IN_LIST = 10  # deliveries shown under each policy on the list
+LOG_LIMIT_IN_LIST = 5  # deliveries shown under each policy on the list
 LOG_LIMIT_ON_PAGE = 100  # on a policy's own page
 PENDING_REFRESH_SECONDS = 2  # while a message waits to be sent, follow it closely
 IDLE_REFRESH_SECONDS = 10  # otherwise look for new messages now and then
@@ -89,8 +89,8 @@ def delivery_log(policy, limit: int) -> DeliveryLog:
     return DeliveryLog(policy, delivery_domain.read_policy_deliveries(policy_id=policy.id, limit=limit), limit)
 
 
-def card_for(policy, *, limit=LOG_LIMIT_IN_LIST, **extra) -> PolicyCard:
-    return PolicyCard(policy=policy, log=delivery_log(policy, limit),
+def card_for(policy, *, limit=LOG_LIMIT_IN_LIST, log: DeliveryLog | None = None, **extra) -> PolicyCard:
+    return PolicyCard(policy=policy, log=log or delivery_log(policy, limit),
                       state_classes={name: state_class(name) for name in policy.state_names}, **extra)
 
 
@@ -124,7 +124,13 @@ def invalid_form(form: forms.PolicyForm, error: InvalidInput) -> forms.PolicyFor
 
 
 def list_context(**extra) -> dict:
-    cards = [card_for(policy) for policy in domain.read_policies()]
+    policies = domain.read_policies()
+    latest = delivery_domain.read_latest_deliveries(
+        policy_ids=[policy.id for policy in policies], per_policy=LOG_LIMIT_IN_LIST
+    )
+    cards = [
+        card_for(policy, log=DeliveryLog(policy, latest[policy.id], LOG_LIMIT_IN_LIST)) for policy in policies
+    ]
     return {"section": "notifications", "cards": cards, **editor_context(), **extra}
 
 

@@ -403,3 +403,29 @@ class TestUnknownPolicy:
 
     def test_a_malformed_id_is_404(self, client):
         assert client.get("/notifications/not-a-uuid/").status_code == 404
+
+
+def test_the_list_costs_the_same_queries_however_many_policies_it_shows(client, capture):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_policies_with_deliveries(count):
+        for number in range(count):
+            policy = policies.create_policy(
+                name=f"p{number}-{uuid.uuid4().hex[:6]}", state_names=["Failed"], channel="slack",
+                channel_config={"webhook_url": f"{capture.url}/services/x"},
+            )
+            for _ in range(7):  # more than the list shows per policy
+                Delivery.objects.create(policy=policy, body="b", subject="s")
+
+    def queries_for_the_list():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/notifications/").status_code == 200
+        return len(captured)
+
+    add_policies_with_deliveries(2)
+    few = queries_for_the_list()
+    add_policies_with_deliveries(8)
+    assert queries_for_the_list() == few
+    page = client.get("/notifications/").content.decode()
+    assert page.count('<tr class="delivery"') == 10 * 5  # the newest five of each policy
