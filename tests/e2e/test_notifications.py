@@ -99,7 +99,7 @@ def requests_to(capture, path):
     return [request for request in capture.requests if request.route == path]
 
 
-def test_a_failing_run_sends_exactly_one_message(scenario, capture):
+def test_a_failing_run_sends_exactly_one_message(scenario, capture, e2e_server):
     (delivery,) = scenario["deliveries"]["once"]
     assert delivery["status"] == "SENT" and delivery["flow_run_id"] == scenario["flow_run_id"]
     assert [a["status_code"] for a in delivery["attempts"]] == [200]
@@ -112,6 +112,8 @@ def test_a_failing_run_sends_exactly_one_message(scenario, capture):
     assert payload["state_name"] == "Failed" and payload["flow_name"] == f"notify-{scenario['marker']}"
     assert payload["body"].startswith(f"The {payload['flow_run_name']} run of the notify-{scenario['marker']} flow entered a failed state at ")
     assert payload["body"].endswith(f"/runs/{scenario['flow_run_id']}/")
+    if e2e_server.backend != "external":  # the link points at the server that sent it (serve --port)
+        assert delivery["run_url"] == e2e_server.api_url.removesuffix("/api") + f"/runs/{scenario['flow_run_id']}/"
 
 
 def test_a_500_is_retried_with_the_same_idempotency_key(scenario, capture):

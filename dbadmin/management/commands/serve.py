@@ -1,5 +1,6 @@
 """`manage.py serve`: this project's `prefect server start`."""
 
+import os
 import sys
 
 from django.conf import settings
@@ -57,6 +58,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot prepare the database ({describe_database()}): {exc}".strip()) from None
         # The children open their own connections; a shared socket across processes would be unsafe.
         connection.close()
+        # The children must know where they are served (run links in notifications, for one), even
+        # when --host/--port chose it rather than the settings.
+        os.environ.update(PREFECT_SERVER_API_HOST=plan.host, PREFECT_SERVER_API_PORT=str(plan.port))
 
         supervisor = serving.Supervisor(out=self.stdout)
         supervisor.install_signal_handlers()
