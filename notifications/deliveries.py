@@ -101,34 +101,41 @@ def queue_notifications(flow_run, flow, state) -> list[Delivery]:
     Called by orchestration inside its transaction, so the outbox rows commit (or roll back) with the
     state. On the hot path: one query when nothing matches; one more insert when something does.
     """
+    return queue_notifications_for_states([(flow_run, flow, state)])
+
+
+def queue_notifications_for_states(written: list[tuple]) -> list[Delivery]:
+    """queue_notifications for many (flow run, flow, state) at once, e.g. runs the scheduler inserted."""
     policies = list(
         NotificationPolicy.objects.filter(is_active=True).only("id", "state_names", "tags", "message_template").order_by()
     )
-    if not policies:
+    if not policies or not written:
         return []
-    state_name = state.name or state.type.capitalize()
-    run_tags = set(flow_run.tags or [])
-    matching = [policy for policy in policies if matches(policy, state_name, run_tags)]
-    if not matching:
-        return []
-    facts = messages.facts_for(flow_run, flow, state)
     deliveries = []
-    for policy in matching:
-        subject, body = _render_safely(policy, facts)
-        deliveries.append(
-            Delivery(
-                policy_id=policy.id,
-                flow_run_id=flow_run.id,
-                state_id=state.id,
-                subject=subject[:255],
-                body=body,
-                run_url=facts["run_url"],
-                facts={"placeholders": facts, "tags": list(flow_run.tags or [])},
+    for flow_run, flow, state in written:
+        state_name = state.name or state.type.capitalize()
+        run_tags = set(flow_run.tags or [])
+        matching = [policy for policy in policies if matches(policy, state_name, run_tags)]
+        if not matching:
+            continue
+        facts = messages.facts_for(flow_run, flow, state)
+        for policy in matching:
+            subject, body = _render_safely(policy, facts)
+            deliveries.append(
+                Delivery(
+                    policy_id=policy.id,
+                    flow_run_id=flow_run.id,
+                    state_id=state.id,
+                    subject=subject[:255],
+                    body=body,
+                    run_url=facts["run_url"],
+                    facts={"placeholders": facts, "tags": list(flow_run.tags or [])},
+                )
             )
-        )
-    # (policy, state) is unique: a state written twice cannot queue a second message.
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    transaction.on_commit(partial(enqueue_deliveries, [delivery.id for delivery in deliveries]))
+    if deliveries:
+        # (policy, state) is unique: a state written twice cannot queue a second message.
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=500)
+        transaction.on_commit(partial(enqueue_deliveries, [delivery.id for delivery in deliveries]))
     return deliveries
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from runs.models import (
     ConcurrencyLimit, Deployment, DeploymentSchedule, Flow, FlowRun, FlowRunState, ReadyStatus, StateType, WorkQueue,
 )
+from notifications.deliveries import queue_notifications_for_states
 from runs.orchestration.rules.deployment_concurrency import deployment_limit_name
 
 from . import concurrency, filters
@@ -651,5 +652,10 @@ def insert_scheduled_runs(schedule: DeploymentSchedule, slots: list[tuple[str, d
         # (ON CONFLICT DO NOTHING), and only the runs that went in get their state.
         FlowRun.objects.bulk_create(runs, ignore_conflicts=True, batch_size=500)
         inserted = set(FlowRun.objects.filter(id__in=[run.id for run in runs]).values_list("id", flat=True))
-        FlowRunState.objects.bulk_create([state for state in states if state.flow_run_id in inserted], batch_size=500)
+        new_states = [state for state in states if state.flow_run_id in inserted]
+        FlowRunState.objects.bulk_create(new_states, batch_size=500)
+        runs_by_id = {run.id: run for run in runs}
+        queue_notifications_for_states(
+            [(runs_by_id[state.flow_run_id], deployment.flow, state) for state in new_states]
+        )
     return len(inserted)

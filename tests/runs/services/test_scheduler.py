@@ -41,6 +41,20 @@ class TestSchedulerPass:
         assert run.next_scheduled_start_time == NOW
         assert (run.parameters, run.tags) == ({"x": 1}, ["nightly"])
 
+    def test_scheduled_runs_queue_notifications_for_policies_on_scheduled(self):
+        from notifications import policies
+        from notifications.models import Delivery
+
+        on_scheduled = policies.create_policy(state_names=["Scheduled"], tags=["nightly"], channel="slack",
+                                              channel_config={"webhook_url": "https://hooks.example.com/x"})
+        policies.create_policy(state_names=["Scheduled"], tags=["other"], channel="slack",
+                               channel_config={"webhook_url": "https://hooks.example.com/y"})
+        deployment = make_deployment(tags=["nightly"])
+        domain.schedule_runs(now=NOW)
+        deliveries = Delivery.objects.filter(policy=on_scheduled)
+        assert sorted(d.flow_run_id for d in deliveries) == sorted(auto_runs(deployment).values_list("id", flat=True))
+        assert Delivery.objects.count() == 3  # only the policy whose tag matches
+
     def test_a_second_pass_creates_nothing_new(self):
         deployment = make_deployment()
         assert domain.schedule_runs(now=NOW) == 3
