@@ -15,19 +15,8 @@ from django.urls import reverse
 
 from runs.domain.errors import InvalidInput
 
-from .channels.base import Message
+from .channels.base import PLACEHOLDERS, Message
 
-PLACEHOLDERS = {
-    "flow_run_name": "the flow run's name",
-    "flow_run_id": "the flow run's id",
-    "flow_name": "the flow's name",
-    "state_name": "the state's name (Failed, Late, ...)",
-    "state_type": "the state's type (FAILED, SCHEDULED, ...)",
-    "state_message": "the state's message",
-    "timestamp": "when the state was entered (UTC)",
-    "tags": "the run's tags, comma separated",
-    "run_url": "the run's page on the dashboard",
-}
 
 DEFAULT_SENTENCE = "The {flow_run_name} run of the {flow_name} flow entered a {state_name_lower} state at {timestamp}."
 SUBJECT = "Flow run {flow_name}/{flow_run_name} entered {state_name}"

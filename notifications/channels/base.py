@@ -37,6 +37,20 @@ class Field:
     help: str = ""
 
 
+# What a message template (and the webhook's body template) may use, with the help the editor shows.
+PLACEHOLDERS = {
+    "flow_run_name": "the flow run's name",
+    "flow_run_id": "the flow run's id",
+    "flow_name": "the flow's name",
+    "state_name": "the state's name (Failed, Late, ...)",
+    "state_type": "the state's type (FAILED, SCHEDULED, ...)",
+    "state_message": "the state's message",
+    "timestamp": "when the state was entered (UTC)",
+    "tags": "the run's tags, comma separated",
+    "run_url": "the run's page on the dashboard",
+}
+
+
 @dataclass(frozen=True)
 class Message:
     """One notification, already rendered; `key` is stable across retries (an idempotency key)."""

@@ -10,16 +10,13 @@ from __future__ import annotations
 import json
 import re
 
-from .base import Channel, Field, Message, OutgoingRequest
+from .base import PLACEHOLDERS, Channel, Field, Message, OutgoingRequest
 from .checks import clean_fields, finish
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # The message's own parts, next to the template placeholders every channel message carries.
 MESSAGE_PLACEHOLDERS = ("subject", "body")
-TEMPLATE_PLACEHOLDERS = (
-    "flow_run_name", "flow_run_id", "flow_name", "state_name", "state_type", "state_message",
-    "timestamp", "tags", "run_url",
-)
+TEMPLATE_PLACEHOLDERS = tuple(PLACEHOLDERS)
 KNOWN_PLACEHOLDERS = MESSAGE_PLACEHOLDERS + TEMPLATE_PLACEHOLDERS
 DEFAULT_BODY = json.dumps({name: "{%s}" % name for name in KNOWN_PLACEHOLDERS}, indent=2)
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)

@@ -469,9 +469,3 @@ def test_the_default_base_urls_reach_the_real_services(key, config, url):
     assert settings.PREFECT[channel.base_url_setting].source == "default" or pytest.skip("a base URL is configured")
     assert {o.url for o in channel.requests_for(MESSAGE, channel.clean(config))} == {url}
 
-
-def test_the_webhook_body_knows_every_message_placeholder():
-    from notifications.channels.webhook import TEMPLATE_PLACEHOLDERS
-    from notifications.messages import PLACEHOLDERS
-
-    assert set(TEMPLATE_PLACEHOLDERS) == set(PLACEHOLDERS)
