@@ -430,28 +430,11 @@ def check_parameters(deployment: Deployment, parameters: dict) -> None:
         raise InvalidInput(f"Invalid parameter schema: {exc.message}") from None
 
 
-def create_flow_run_from_deployment(
-    *,
-    deployment_id,
-    parameters: dict | None = None,
-    state: dict | None = None,
-    tags: list[str] | None = None,
-    labels: dict | None = None,
-    work_queue_name: str | None = None,
-    enforce_parameter_schema: bool | None = None,
-    infrastructure_document_id=None,
-    client_version: str | None = None,
-    **fields,
-) -> tuple[FlowRun, bool]:
+def create_flow_run_from_deployment(*, deployment_id, **fields) -> tuple[FlowRun, bool]:
     """Start a run of the deployment: its parameters overlaid with the given ones, its tags plus
     the given ones, in its work queue (or another queue of its pool). Scheduled now unless a
-    state is given."""
-    deployment = read_deployment(deployment_id=deployment_id)
-    return _create_run_of(
-        deployment, parameters=parameters, state=state, tags=tags, labels=labels, work_queue_name=work_queue_name,
-        enforce_parameter_schema=enforce_parameter_schema, infrastructure_document_id=infrastructure_document_id,
-        client_version=client_version, **fields,
-    )
+    state is given. `fields` are those of _create_run_of."""
+    return _create_run_of(read_deployment(deployment_id=deployment_id), **fields)
 
 
 BULK_CREATE_LIMIT = 100
