@@ -166,22 +166,26 @@ class TestDashboardWalkthrough:
             context.close()
 
 
+def start_flow_script(tmp_path, e2e_server, source: str):
+    """Start a flow script that reports its run id first (`report(run_id=...)`); return (process, run id)."""
+    script = tmp_path / "flow_script.py"
+    script.write_text(SCRIPT_PREAMBLE + textwrap.dedent(source))
+    environ = clean_environ(PREFECT_API_URL=e2e_server.api_url, PREFECT_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([PYTHON, str(script)], cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.startswith("E2E_RESULT "):
+            return process, line.split('"run_id": "')[1].split('"')[0]
+    process.kill()
+    raise AssertionError(f"the flow script never reported its run (exit {process.wait()})")
+
+
 class TestCancelFromTheDashboard:
     def test_a_running_run_is_cancelled_and_reaches_cancelled(self, page, dashboard_url, e2e_server, tmp_path):
         # The flow runs in its own process; this test plays the part of the process's supervisor
         # (what `flow.serve()` / a worker does): on Cancelling it stops the process and reports Cancelled.
-        script = tmp_path / "sleeper.py"
-        script.write_text(SCRIPT_PREAMBLE + textwrap.dedent(SLEEPER.format(flow_name=f"sleeper-{uuid.uuid4().hex[:8]}")))
-        environ = clean_environ(PREFECT_API_URL=e2e_server.api_url, PREFECT_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
-        process = subprocess.Popen([PYTHON, str(script)], cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        process, run_id = start_flow_script(tmp_path, e2e_server, SLEEPER.format(flow_name=f"sleeper-{uuid.uuid4().hex[:8]}"))
         try:
-            run_id = None
-            for line in process.stdout:
-                if line.startswith("E2E_RESULT "):
-                    run_id = line.split('"run_id": "')[1].split('"')[0]
-                    break
-            assert run_id, "the sleeper flow never started"
             with e2e_server.client() as api:
                 wait_until(lambda: api.get(f"flow_runs/{run_id}").json()["state_type"] == "RUNNING", message="Running")
 
@@ -238,18 +242,9 @@ report(result=state.result(), state=state.type.value)
 
 class TestResumeWithInputFromTheDashboard:
     def test_a_run_waiting_for_input_is_resumed_with_the_form_on_its_page(self, page, dashboard_url, e2e_server, tmp_path):
-        script = tmp_path / "approval.py"
-        script.write_text(SCRIPT_PREAMBLE + textwrap.dedent(ASKS_FOR_APPROVAL.format(flow_name=f"approval-{uuid.uuid4().hex[:8]}")))
-        environ = clean_environ(PREFECT_API_URL=e2e_server.api_url, PREFECT_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
-        process = subprocess.Popen([PYTHON, str(script)], cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        process, run_id = start_flow_script(
+            tmp_path, e2e_server, ASKS_FOR_APPROVAL.format(flow_name=f"approval-{uuid.uuid4().hex[:8]}"))
         try:
-            run_id = None
-            for line in process.stdout:
-                if line.startswith("E2E_RESULT "):
-                    run_id = line.split('"run_id": "')[1].split('"')[0]
-                    break
-            assert run_id, "the flow never started"
             with e2e_server.client() as api:
                 wait_until(lambda: api.get(f"flow_runs/{run_id}").json()["state_type"] == "PAUSED", message="Paused")
 
