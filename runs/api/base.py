@@ -1,5 +1,6 @@
 """The NinjaAPI instance, its JSON renderer and the error shapes the Prefect client expects."""
 
+import functools
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -134,3 +135,37 @@ def json_response(data, status: int = 200) -> HttpResponse:
     """Answer with data already in wire shape. Hot endpoints build plain dicts themselves: the
     declared response schema still documents them, but per-object validation would cost ~1 ms a row."""
     return HttpResponse(dumps(data), status=status, content_type="application/json")
+
+
+MINIMUM_API_VERSION = (0, 8, 0)
+
+
+def api_version_problem(header: str | None) -> str | None:
+    """Why an X-PREFECT-API-VERSION header is refused (as the reference words it), or None. No header
+    means the current version."""
+    if not header:
+        return None
+    try:
+        major, minor, patch = (int(part) for part in header.split("."))
+    except ValueError:
+        return f"Invalid X-PREFECT-API-VERSION header format.Expected header in format 'x.y.z' but received {header}"
+    if (major, minor, patch) < MINIMUM_API_VERSION:
+        minimum = ".".join(map(str, MINIMUM_API_VERSION))
+        return f"The request specified API version {header} but this server requires version {minimum} or higher."
+    return None
+
+
+def check_api_version(run):
+    """Every operation refuses a malformed or too old client API version with 400, before its body is read."""
+
+    @functools.wraps(run)
+    def checked(request, *args, **kwargs):
+        problem = api_version_problem(request.headers.get("X-Prefect-Api-Version"))
+        if problem:
+            return detail(request, problem, 400)
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+api.add_decorator(check_api_version, mode="view")

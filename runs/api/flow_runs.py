@@ -5,7 +5,7 @@ from uuid import UUID
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field
 
-from runs.domain import filters
+from runs.domain import filters, flow_run_graph
 from runs.domain import flow_runs as domain
 from runs.domain.runs import run_history
 from runs.models import FlowRun
@@ -24,6 +24,7 @@ from .common import (
     run_timing_json,
     PageRequest,
     orchestration_response,
+    state_json,
 )
 
 router = Router(tags=["Flow Runs"])
@@ -219,6 +220,29 @@ def bulk_delete_flow_runs(request, body: RunFilterBody | None = None):
     return {"deleted": domain.delete_flow_runs(**(body or RunFilterBody()).filter_kwargs())}
 
 
+class BulkSetStateBody(InputSchema):
+    flow_runs: filters.FlowRunFilter | None = None
+    state: StateIn
+    force: bool = False
+    limit: int = Field(default=domain.BULK_SET_STATE_LIMIT, ge=1, le=domain.BULK_SET_STATE_LIMIT)
+
+
+@router.post("/flow_runs/bulk_set_state", response=dict)
+def bulk_set_flow_run_state(request, body: BulkSetStateBody):
+    results = domain.bulk_set_flow_run_state(
+        flow_runs=body.flow_runs, state=body.state.as_proposal(), force=body.force, limit=body.limit,
+        client_version=client_version(request),
+    )
+    for result in results:
+        result["state"] = state_json(result["state"])
+    return json_response({"results": results})
+
+
+@router.post("/flow_runs/lateness", response=float | None)
+def average_flow_run_lateness(request, body: RunFilterBody | None = None):
+    return domain.average_flow_run_lateness(**(body or RunFilterBody()).filter_kwargs())
+
+
 @router.get("/flow_runs/{id}", response=FlowRunOut)
 def read_flow_run(request, id: UUID):
     return json_response(flow_run_json(domain.read_flow_run(flow_run_id=id)))
@@ -262,3 +286,16 @@ def read_flow_run_states(request, flow_run_id: UUID):
 @router.get("/flow_run_states/{id}", response=StateOut)
 def read_flow_run_state(request, id: UUID):
     return domain.read_flow_run_state(state_id=id)
+
+
+@router.get("/flow_runs/{id}/graph", tags=["Flow Run Graph"], response=list[dict])
+def read_flow_run_graph_v1(request, id: UUID):
+    return json_response(flow_run_graph.read_task_run_dependencies(flow_run_id=id))
+
+
+@router.get("/flow_runs/{id}/graph-v2", tags=["Flow Run Graph"], response=dict)
+def read_flow_run_graph_v2(request, id: UUID, since: datetime | None = None):
+    try:
+        return json_response(flow_run_graph.read_flow_run_graph(flow_run_id=id, since=since))
+    except flow_run_graph.GraphTooLarge as exc:
+        return json_response({"detail": str(exc)}, status=400)

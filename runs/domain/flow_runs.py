@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from datetime import timedelta
 
-from runs.models import Flow, FlowRun, FlowRunState, TaskRun, WorkQueue
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Case, DateTimeField, DurationField, ExpressionWrapper, F, Q, Value, When
+from django.utils import timezone
+
+from runs.models import TERMINAL_STATE_TYPES, Flow, FlowRun, FlowRunState, TaskRun, WorkQueue
 from runs.orchestration import engine
 
 from . import filters
@@ -169,3 +173,46 @@ def read_flow_run_state(*, state_id) -> FlowRunState:
         return FlowRunState.objects.get(id=state_id)
     except FlowRunState.DoesNotExist:
         raise NotFound("Flow run state not found") from None
+
+
+BULK_SET_STATE_LIMIT = 50
+
+
+def bulk_set_flow_run_state(*, flow_runs=None, state: dict, force: bool = False, limit: int = BULK_SET_STATE_LIMIT,
+                            client_version: str | None = None) -> list[dict]:
+    """Propose one state to each matching run (at most `limit`), each in its own transaction; a run that
+    cannot be orchestrated (deleted meanwhile...) is reported ABORT with the reason, the others go on."""
+    ids = list(FlowRun.objects.filter(filters.flow_run_q(flow_runs=flow_runs)).order_by("-id")
+               .values_list("id", flat=True)[:limit])
+    results = []
+    for flow_run_id in ids:
+        try:
+            result = set_flow_run_state(flow_run_id=flow_run_id, state=dict(state), force=force,
+                                        client_version=client_version)
+        except (NotFound, InvalidInput) as exc:
+            results.append({"flow_run_id": flow_run_id, "status": "ABORT", "state": None,
+                            "details": {"type": "abort_details", "reason": str(exc)}})
+            continue
+        results.append({"flow_run_id": flow_run_id, "status": result.status, "state": result.state,
+                        "details": result.details})
+    return results
+
+
+def average_flow_run_lateness(**filter_kwargs) -> float | None:
+    """Mean seconds the matching runs started after their expected start; a run still waiting counts
+    the time it has waited so far, a run that ended without starting counts zero. None when none match."""
+    now = timezone.now()
+    waited = ExpressionWrapper(Value(now, output_field=DateTimeField()) - F("expected_start_time"),
+                               output_field=DurationField())
+    started_late = ExpressionWrapper(F("start_time") - F("expected_start_time"), output_field=DurationField())
+    lateness = Case(
+        When(start_time__gt=F("expected_start_time"), then=started_late),
+        When(Q(start_time__isnull=True, expected_start_time__lt=now) & ~Q(state_type__in=TERMINAL_STATE_TYPES),
+             then=waited),
+        default=Value(timedelta(0)),
+        output_field=DurationField(),
+    )
+    average = FlowRun.objects.filter(filters.flow_run_q(**filter_kwargs)).aggregate(value=Avg(lateness))["value"]
+    if average is None:
+        return None
+    return average.total_seconds() if isinstance(average, timedelta) else float(average)

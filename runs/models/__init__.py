@@ -1,4 +1,5 @@
 from .artifacts import Artifact, ArtifactCollection
+from .automations import Automation, AutomationRelatedResource
 from .base import TERMINAL_STATE_TYPES, StateType
 from .blocks import BlockDocument, BlockDocumentReference, BlockSchema, BlockType
 from .concurrency import ConcurrencyLease, ConcurrencyLeaseLimit, ConcurrencyLimit
@@ -8,13 +9,17 @@ from .events import Event, EventResource
 from .flow_runs import FlowRun, FlowRunState
 from .flows import Flow
 from .logs import Log
+from .saved_searches import SavedSearch
 from .task_runs import TaskRun, TaskRunState
+from .task_workers import TaskRunDelivery, TaskWorker
 from .variables import Variable
 from .work_pools import ReadyStatus, WorkPool, WorkQueue, Worker
 
 __all__ = [
     "Artifact",
     "ArtifactCollection",
+    "Automation",
+    "AutomationRelatedResource",
     "BlockDocument",
     "BlockDocumentReference",
     "BlockSchema",
@@ -37,9 +42,12 @@ __all__ = [
     "FlowRun",
     "FlowRunState",
     "Log",
+    "SavedSearch",
     "StateType",
     "TaskRun",
     "TaskRunState",
+    "TaskRunDelivery",
+    "TaskWorker",
 ]
 
 from . import lookups  # noqa: E402,F401  (registers JSONField lookups)
