@@ -14,6 +14,7 @@ SERVICE_SCHEDULES = (
     ("runs.services.foreman.run_foreman", 1),
     ("runs.services.crashed_runs.run_crashed_run_detection", 1),
     ("runs.domain.concurrency.reclaim_expired_leases", 1),
+    ("runs.automations.jobs.evaluate_proactive_triggers", 1),
 )
 
 

@@ -2,8 +2,8 @@
 
 Triggers and actions are checked here against the shapes the 3.8.8 client and UI build (event, compound
 and sequence triggers; the sixteen action types) and stored normalised, with every default filled in, so
-reads return what the reference server returns. This server does not evaluate triggers: no action ever
-runs. A deployment's triggers create automations *owned* by `prefect.deployment.<id>`; they are replaced
+reads return what the reference server returns; runs/automations evaluates the triggers and runs the
+actions. A deployment's triggers create automations *owned* by `prefect.deployment.<id>`; they are replaced
 when it is deployed again. A `run-deployment` action with a selected deployment relates the automation to
 that deployment too, so `prefect deployment inspect` lists it.
 """

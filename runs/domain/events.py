@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from runs.domain.errors import InvalidInput
+from runs.domain.errors import InvalidInput, NotFound
 from runs.events.bulk import insert_rows
 from runs.events.filters import EventFilter
 from runs.events.schemas import EventIn
@@ -53,6 +53,7 @@ def record_events(events: list[dict], *, received: datetime | None = None) -> No
         for start in range(0, len(parsed), RECORD_CHUNK):
             new_events = store_events(parsed[start : start + RECORD_CHUNK], received)
             record_task_runs(new_events)
+            automation_events_recorded({event.id: event.event for event in new_events})
 
 
 def publish_event(event: dict, *, received: datetime | None = None) -> None:
@@ -64,6 +65,14 @@ def publish_event(event: dict, *, received: datetime | None = None) -> None:
     parsed = parse_event(event)
     insert_rows(Event, EVENT_COLUMNS, [event_row(parsed, received or timezone.now())])
     insert_rows(EventResource, RESOURCE_COLUMNS, resource_rows(parsed))
+    automation_events_recorded({parsed.id: parsed.event})
+
+
+def automation_events_recorded(events: dict) -> None:
+    # Imported here: the automations engine itself publishes events through this module.
+    from runs.automations.jobs import events_recorded
+
+    events_recorded(events)
 
 
 def unique_by_id(events: Iterable[EventIn]) -> list[EventIn]:
@@ -121,6 +130,14 @@ def read_events(*, filter: EventFilter | None, limit: int, offset: int = 0) -> t
     total = matching.count()
     page = list(matching.order_by(*filter.ordering())[offset : offset + limit]) if limit else []
     return page, total
+
+
+def read_event(*, event_id) -> Event:
+    """One stored event by id; NotFound when there is none."""
+    try:
+        return Event.objects.get(id=event_id)
+    except Event.DoesNotExist:
+        raise NotFound("Event not found.") from None
 
 
 def event_to_wire(event: Event) -> dict:

@@ -1,5 +1,5 @@
 from .artifacts import Artifact, ArtifactCollection
-from .automations import Automation, AutomationRelatedResource
+from .automations import Automation, AutomationBucket, AutomationRelatedResource
 from .base import TERMINAL_STATE_TYPES, StateType
 from .blocks import BlockDocument, BlockDocumentReference, BlockSchema, BlockType
 from .concurrency import ConcurrencyLease, ConcurrencyLeaseLimit, ConcurrencyLimit
@@ -19,6 +19,7 @@ __all__ = [
     "Artifact",
     "ArtifactCollection",
     "Automation",
+    "AutomationBucket",
     "AutomationRelatedResource",
     "BlockDocument",
     "BlockDocumentReference",
