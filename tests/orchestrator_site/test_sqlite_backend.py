@@ -11,7 +11,10 @@ from orchestrator_site.config import sqlite_config
 
 
 @pytest.fixture(autouse=True)
-def own_databases(django_db_blocker):
+def own_databases(django_db_blocker, monkeypatch):
+    # Playwright's session-wide browser keeps an event loop running in this thread once browser
+    # tests have run; these plain sync connections are not affected by it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with django_db_blocker.unblock():  # scratch files of our own, not the test database
         yield
 
