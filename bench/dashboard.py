@@ -7,8 +7,10 @@ with three states, two task runs and `--logs / --runs` log lines, plus one large
 schedule and a work queue; the runs are shared out among them, some Late, with 10 upcoming runs per
 scheduled deployment), `--blocks` block documents of 12 types (one type nests another), `--variables`
 variables, `--artifacts` artifacts (half of them 10 versions per key) and `--concurrency-limits`
-limits with leases, and `--notification-policies` policies with `--notification-deliveries`
-deliveries when the notifications app has its tables. Each kind is seeded on its own, with bulk inserts, the first time it is missing.
+limits with leases, `--notification-policies` policies with `--notification-deliveries`
+deliveries when the notifications app has its tables, and `--events` events with their resources (the
+state changes of a sample of the runs, one task-run event each, the big run's task-run events, work
+pool events). Each kind is seeded on its own, with bulk inserts, the first time it is missing.
 
 It then renders each page `--repeat` times in process (Django test client: URL routing, view,
 queries, template; no HTTP) and prints one line per page: median and worst milliseconds and the
@@ -82,6 +84,7 @@ def parse_args():
     parser.add_argument("--concurrency-limits", type=int, default=50)
     parser.add_argument("--notification-policies", type=int, default=20)
     parser.add_argument("--notification-deliveries", type=int, default=5_000)
+    parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--only", default="", help="measure only the pages whose label contains this text")
     return parser.parse_args()
@@ -121,7 +124,8 @@ def seed(args) -> None:
     seed_runs(args)
     for kind, seed_kind in (("work pools", seed_work_pools), ("deployments", seed_deployments),
                             ("blocks", seed_blocks), ("variables", seed_variables), ("artifacts", seed_artifacts),
-                            ("concurrency limits", seed_concurrency_limits), ("notifications", seed_notifications)):
+                            ("concurrency limits", seed_concurrency_limits), ("notifications", seed_notifications),
+                            ("events", seed_events)):
         began = time.perf_counter()
         with transaction.atomic():
             done = seed_kind(args)
@@ -568,6 +572,123 @@ def insert_notifications(args, create_policy, Delivery, DeliveryAttempt, run_ids
     return f"{len(policies)} policies, {len(deliveries)} deliveries, {len(attempts)} attempts"
 
 
+def seed_events(args) -> str:
+    """Events as the server and the client record them: each sampled run's state changes (Pending,
+    Running, final; related to its flow, deployment, work pool and tags) and one task-run event
+    related to it, the big run's task-run events (one per task run), and work pool status events.
+    Stored through the domain's own parsing and row shapes, with bulk inserts (no task-run folding)."""
+    from django.utils import timezone
+
+    from runs.domain.events import EVENT_COLUMNS, RESOURCE_COLUMNS, event_row, parse_event, resource_rows
+    from runs.events.bulk import insert_rows
+    from runs.models import Deployment, Event, EventResource, FlowRun, WorkPool
+
+    existing = Event.objects.count()
+    if existing >= args.events:
+        return f"reusing {existing} events"
+    random.seed(5)
+    now = timezone.now()
+    pools = {deployment_id: (pool_id, pool_name) for deployment_id, pool_id, pool_name in Deployment.objects.filter(
+        work_queue__isnull=False).values_list("id", "work_queue__work_pool_id", "work_queue__work_pool__name")}
+    columns = ["id", "name", "flow_id", "flow__name", "deployment_id", "tags", "state_type", "state_name",
+               "expected_start_time", "start_time", "end_time"]
+    big = FlowRun.objects.filter(name="bench-big-run").values(*columns).first()
+    runs = list(FlowRun.objects.exclude(name="bench-big-run").filter(expected_start_time__lte=now).values(*columns))
+    random.shuffle(runs)
+    todo = args.events - existing
+    stored = 0
+    batch: list[dict] = []
+
+    def flush():
+        nonlocal stored, batch
+        parsed = [parse_event(raw) for raw in batch]
+        insert_rows(Event, EVENT_COLUMNS, [event_row(event, event.occurred) for event in parsed])
+        insert_rows(EventResource, RESOURCE_COLUMNS, [row for event in parsed for row in resource_rows(event)])
+        stored += len(batch)
+        batch = []
+
+    def add(raw):
+        batch.append(raw)
+        if len(batch) >= BATCH:
+            flush()
+
+    for raw in big_run_events(big, args.big_run_tasks):
+        add(raw)
+    for pool_id, name in WorkPool.objects.filter(name__startswith="bench-pool-").values_list("id", "name"):
+        for number in range(50):
+            status = "ready" if number % 2 else "not-ready"
+            add({"id": str(uuid.uuid4()), "occurred": (now - timedelta(hours=number * 12 + random.random())).isoformat(),
+                 "event": f"prefect.work-pool.{status}", "payload": {},
+                 "resource": {"prefect.resource.id": f"prefect.work-pool.{pool_id}", "prefect.resource.name": name,
+                              "prefect.work-pool.type": "process"}, "related": []})
+    for run in runs:
+        if stored + len(batch) >= todo:
+            break
+        for raw in run_events(run, pools.get(run["deployment_id"])):
+            add(raw)
+    if batch:
+        flush()
+    return f"{stored} events, {EventResource.objects.count()} resource rows"
+
+
+def run_related(run, pool) -> list[dict]:
+    related = [{"prefect.resource.id": f"prefect.flow.{run['flow_id']}", "prefect.resource.role": "flow",
+                "prefect.resource.name": run["flow__name"]}]
+    if run["deployment_id"]:
+        related.append({"prefect.resource.id": f"prefect.deployment.{run['deployment_id']}",
+                        "prefect.resource.role": "deployment"})
+    if pool:
+        related.append({"prefect.resource.id": f"prefect.work-pool.{pool[0]}", "prefect.resource.role": "work-pool",
+                        "prefect.resource.name": pool[1]})
+    related += [{"prefect.resource.id": f"prefect.tag.{tag}", "prefect.resource.role": "tag"} for tag in run["tags"]]
+    return related
+
+
+def run_events(run, pool) -> list[dict]:
+    """A run's state-change events and one task-run event that points back at it."""
+    steps = [("PENDING", "Pending", run["expected_start_time"])]
+    if run["start_time"]:
+        steps.append(("RUNNING", "Running", run["start_time"]))
+    if run["end_time"]:
+        steps.append((run["state_type"], run["state_name"], run["end_time"]))
+    resource = {"prefect.resource.id": f"prefect.flow-run.{run['id']}", "prefect.resource.name": run["name"],
+                "prefect.state-type": run["state_type"]}
+    related = run_related(run, pool)
+    events, previous = [], None
+    for state_type, state_name, occurred in steps:
+        events.append({
+            "id": str(uuid.uuid4()), "occurred": occurred.isoformat(), "event": f"prefect.flow-run.{state_name}",
+            "resource": resource, "related": related, "follows": events[-1]["id"] if events else None,
+            "payload": {"intended": {"from": previous, "to": state_type},
+                        "validated_state": {"type": state_type, "name": state_name, "message": ""}},
+        })
+        previous = state_type
+    if run["start_time"]:
+        events.append(task_run_event(run, f"task-0-{uuid.uuid4().hex[:6]}", run["start_time"] + timedelta(seconds=4)))
+    return events
+
+
+def task_run_event(run, name, occurred) -> dict:
+    return {
+        "id": str(uuid.uuid4()), "occurred": occurred.isoformat(), "event": "prefect.task-run.Completed",
+        "resource": {"prefect.resource.id": f"prefect.task-run.{uuid.uuid4()}", "prefect.resource.name": name,
+                     "prefect.state-type": "COMPLETED"},
+        "related": [{"prefect.resource.id": f"prefect.flow-run.{run['id']}", "prefect.resource.role": "flow-run",
+                     "prefect.resource.name": run["name"]},
+                    {"prefect.resource.id": f"prefect.flow.{run['flow_id']}", "prefect.resource.role": "flow",
+                     "prefect.resource.name": run["flow__name"]}],
+        "payload": {"intended": {"from": "RUNNING", "to": "COMPLETED"},
+                    "validated_state": {"type": "COMPLETED", "name": "Completed", "message": ""}},
+    }
+
+
+def big_run_events(run, task_count) -> list[dict]:
+    events = run_events(run, None)[:-1]
+    events += [task_run_event(run, f"big-task-{index}", run["start_time"] + timedelta(seconds=index % 600 + 3))
+               for index in range(task_count)]
+    return events
+
+
 def refresh_statistics() -> None:
     """What autovacuum does some time after a bulk load: planner statistics and the visibility map.
     Without it the planner guesses a handful of rows where there are thousands."""
@@ -646,8 +767,34 @@ def page_list(args) -> list[tuple[str, str, dict]]:
         ("concurrency", "/concurrency/", {}),
         ("concurrency table refresh", "/concurrency/", htmx("concurrency-table")),
         ("notifications", "/notifications/", {}),
+        *event_pages(big, htmx),
     ]
     return pages
+
+
+def event_pages(big, htmx) -> list[tuple[str, str, dict]]:
+    from runs.models import Event
+
+    run_event = Event.objects.filter(event="prefect.flow-run.Running").exclude(
+        resource_id=f"prefect.flow-run.{big.id}").order_by("-occurred").first()
+    if run_event is None:
+        return []
+    one_run = quote(run_event.resource_id)
+    detail = Event.objects.filter(event="prefect.flow-run.Completed").order_by("-occurred").first()
+    return [
+        ("events (day)", "/events/", {}),
+        ("events (hour)", "/events/?window=hour", {}),
+        ("events (week)", "/events/?window=week", {}),
+        ("events: any time", "/events/?window=all", {}),
+        ("events: name prefix, week", "/events/?event=prefect.task-run.&window=week", {}),
+        ("events: rare name, any time", "/events/?event=prefect.work-pool.&window=all", {}),
+        ("events: one flow run", f"/events/?resource={one_run}", {}),
+        ("events: big run (its task events)", f"/events/?resource={quote(f'prefect.flow-run.{big.id}')}", {}),
+        ("events: one flow run + name, day", f"/events/?resource={one_run}&event=prefect.flow-run.&window=day", {}),
+        ("events: week, page 20", "/events/?window=week&page=20", {}),
+        ("events list refresh", "/events/", htmx("event-list")),
+        ("event page", f"/events/{detail.id}/", {}),
+    ]
 
 
 # Pages being built while this bench grows: reported as missing, not as a failure, while they answer 404.

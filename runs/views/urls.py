@@ -7,6 +7,7 @@ from . import variables as variable_views
 from . import concurrency as concurrency_views
 from . import work_pools as work_pool_views
 from . import deployments as deployment_views
+from . import events as event_views
 
 app_name = "dashboard"
 
@@ -46,4 +47,6 @@ urlpatterns = [
     path("artifacts/", artifact_views.artifact_list, name="artifacts"),
     path("artifacts/key/<str:key>/", artifact_views.artifact_key, name="artifact-key"),
     path("artifacts/<uuid:artifact_id>/", artifact_views.artifact_detail, name="artifact"),
+    path("events/", event_views.event_list, name="events"),
+    path("events/<uuid:event_id>/", event_views.event_detail, name="event"),
 ]
