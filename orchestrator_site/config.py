@@ -188,6 +188,9 @@ def sqlite_config(name: str, uri: bool = False, in_memory: bool = False) -> dict
     return {
         "ENGINE": "orchestrator_site.sqlite",
         "NAME": name,
+        # Kept open by the long-lived request threads (orchestrator_site/asgi.py): opening a SQLite
+        # connection (and its PRAGMAs) per request costs more than most requests.
+        "CONN_MAX_AGE": None,
         "OPTIONS": options,
         "TEST": {"NAME": name} if in_memory else {},
     }
