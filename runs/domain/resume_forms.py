@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
 
 from runs.models import FlowRun, FlowRunInput, StateType
 from runs.orchestration.context import OrchestrationResult
@@ -23,6 +26,8 @@ class ResumeForm:
     fields: list[dict] = field(default_factory=list)
     description: str | None = None
     error: str | None = None  # what stops the whole form (no schema, or a rejection not tied to a field)
+    # The client stores the schema just after the run pauses: until it is there, the page keeps looking.
+    schema_pending: bool = False
 
 
 @dataclass
@@ -46,8 +51,11 @@ def resume_form(run: FlowRun, *, submitted=None, errors: dict | None = None) -> 
     keyset = input_keyset(run)
     if keyset is None:
         return ResumeForm(waits_for_input=False)
-    stored = _inputs(run, keyset)
-    schema, problem = _schema(stored.get(keyset["schema"]))
+    rows = _input_rows(run, keyset)
+    if keyset["schema"] not in rows or _description_may_follow(rows, keyset):
+        return ResumeForm(waits_for_input=True, schema_pending=True)
+    stored = {key: value for key, (value, _) in rows.items()}
+    schema, problem = _schema(stored[keyset["schema"]])
     errors = dict(errors or {})
     return ResumeForm(
         waits_for_input=True,
@@ -79,8 +87,23 @@ def submit_resume_form(run: FlowRun, form) -> ResumeOutcome:
 
 
 def _inputs(run: FlowRun, keyset: dict) -> dict[str, str]:
+    return {key: value for key, (value, _) in _input_rows(run, keyset).items()}
+
+
+def _input_rows(run: FlowRun, keyset: dict) -> dict[str, tuple[str, object]]:
     keys = [key for key in (keyset.get("schema"), keyset.get("description")) if key]
-    return dict(FlowRunInput.objects.filter(flow_run_id=run.id, key__in=keys).values_list("key", "value"))
+    rows = FlowRunInput.objects.filter(flow_run_id=run.id, key__in=keys).values_list("key", "value", "created")
+    return {key: (value, created) for key, value, created in rows}
+
+
+# The client stores a run's input schema, then (when it has one) its description, a moment apart.
+DESCRIPTION_GRACE = timedelta(seconds=5)
+
+
+def _description_may_follow(rows: dict, keyset: dict) -> bool:
+    if not keyset.get("description") or keyset["description"] in rows:
+        return False
+    return timezone.now() - rows[keyset["schema"]][1] < DESCRIPTION_GRACE
 
 
 def _schema(raw: str | None) -> tuple[dict | None, str | None]:

@@ -2,8 +2,10 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from runs.domain import flow_run_inputs, flow_runs, schema_forms
 from runs.models import FlowRunInput
@@ -33,13 +35,16 @@ VALID = {"resume-form": "1", "name": "Ada", "age": "31", "ratio": "0.25", "ok": 
          "tags": '["a", "b"]', "note": "", "count": "3"}
 
 
-def pause(records, *, schema=APPROVAL_SCHEMA, description=None, keyset=KEYSET):
-    """A running run paused as pause_flow_run(wait_for_input=...) leaves it (no input when keyset is None)."""
+def pause(records, *, schema=APPROVAL_SCHEMA, description=None, keyset=KEYSET, just_now=False):
+    """A running run paused as pause_flow_run(wait_for_input=...) leaves it (no input when keyset is None);
+    its inputs were stored a minute ago unless `just_now`."""
     run = records.flow_run(records.flow(), states=("RUNNING",))
     if keyset:
         flow_run_inputs.create_flow_run_input(flow_run_id=run.id, key=keyset["schema"], value=json.dumps(schema))
         if description:
             flow_run_inputs.create_flow_run_input(flow_run_id=run.id, key=keyset["description"], value=json.dumps(description))
+        if not just_now:
+            FlowRunInput.objects.filter(flow_run_id=run.id).update(created=timezone.now() - timedelta(minutes=1))
     details = {"pause_key": "1", "run_input_keyset": keyset} if keyset else {"pause_key": "1"}
     result = flow_runs.set_flow_run_state(flow_run_id=run.id, state={"type": "PAUSED", "name": "Paused", "state_details": details})
     assert result.status == "ACCEPT"
@@ -160,11 +165,20 @@ class TestSubmittingTheForm:
         assert response.url == f"/runs/{run.id}/" and "waits for input" in flashed(response)[0]
         assert state_of(run) == "PAUSED"
 
-    def test_a_missing_schema_is_explained_and_nothing_is_resumed(self, client, records):
+    def test_a_schema_stored_just_now_without_description_waits_a_moment_for_it(self, client, records):
+        run = pause(records, just_now=True)  # the client stores the description right after the schema
+        page = client.get(f"/runs/{run.id}/").content.decode()
+        assert "its input form is on its way" in page and 'id="resume-form"' not in page
+        FlowRunInput.objects.filter(flow_run_id=run.id).update(created=timezone.now() - timedelta(seconds=6))
+        assert 'id="resume-form"' in client.get(f"/runs/{run.id}/").content.decode()  # none came: no description
+
+    def test_until_the_schema_arrives_the_panel_waits_for_it_and_nothing_is_resumed(self, client, records):
+        # The client pauses the run first and stores the input schema a moment later.
         run = pause(records)
         FlowRunInput.objects.filter(flow_run_id=run.id, key=KEYSET["schema"]).delete()
         page = client.get(f"/runs/{run.id}/").content.decode()
-        assert "input schema of this run was not found" in page and 'id="resume-form"' not in page
+        assert "its input form is on its way" in page and 'id="resume-form"' not in page
+        assert 'hx-trigger="every 2s"' in page  # the panel looks again by itself
         response = client.post(f"/runs/{run.id}/resume/", {"resume-form": "1"})
         assert response.status_code == 422 and state_of(run) == "PAUSED"
 
