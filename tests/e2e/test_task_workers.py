@@ -8,8 +8,6 @@ and the client's requests may well land in different server processes.
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 
 import pytest
 

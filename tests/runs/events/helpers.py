@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
+from django.db import connections
 
 from runs.models import Flow, FlowRun
 
@@ -152,3 +154,16 @@ def run_async(coroutine):
     """asyncio.run in a thread of its own: other tests (browser ones) may leave a loop running here."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def run(coroutine, timeout: float = 20):
+    """Run a consumer test's coroutine (bounded), then close the connections the consumers'
+    database thread opened, which outlives the loop, so the test database can be dropped."""
+
+    async def and_close_connections():
+        try:
+            return await asyncio.wait_for(coroutine, timeout)
+        finally:
+            await database_sync_to_async(connections.close_all)()
+
+    return run_async(and_close_connections())

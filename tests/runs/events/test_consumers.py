@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from channels.db import database_sync_to_async
 
 from orchestrator_site.asgi import application
@@ -14,7 +13,7 @@ from runs.domain.events import record_events
 from runs.events.stream import poller
 from runs.models import Event, TaskRun
 
-from .helpers import WebsocketClient, event, make_flow_run, run_async, task_run_event
+from .helpers import WebsocketClient, event, make_flow_run, run, task_run_event
 
 # The consumers reach the database from worker threads, which only see committed data.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,16 +30,6 @@ def window(filter_: dict) -> dict:
     return {**filter_, "occurred": {"since": (now - timedelta(minutes=1)).isoformat(),
                                     "until": (now + timedelta(days=365)).isoformat()}}
 
-
-def run(coroutine):
-    async def and_close_connections():
-        try:
-            return await asyncio.wait_for(coroutine, 20)
-        finally:
-            # The consumers' database thread outlives the loop; let the test database be dropped.
-            await database_sync_to_async(connections.close_all)()
-
-    return run_async(and_close_connections())
 
 
 async def connect(path, subprotocols=("prefect",), token=None, handshake=True):

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from prefect.client.schemas.objects import TaskRun as ClientTaskRun
@@ -21,7 +20,7 @@ from runs.domain import task_workers
 from runs.events import task_worker_channel
 from runs.models import TaskRun, TaskRunDelivery, TaskWorker
 
-from .helpers import WebsocketClient, run_async
+from .helpers import WebsocketClient, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,15 +32,6 @@ ADD, MUL = "add-2f9c1e", "mul-77ab01"
 def fast_polling(monkeypatch):
     monkeypatch.setattr(task_worker_channel, "POLL_SECONDS", 0.05)
 
-
-def run(coroutine):
-    async def and_close_connections():
-        try:
-            return await asyncio.wait_for(coroutine, 20)
-        finally:
-            await database_sync_to_async(connections.close_all)()
-
-    return run_async(and_close_connections())
 
 
 def api_post(path, body):

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
 from prefect.client.schemas.worker_channel import WorkPoolSnapshotFrame, WorkerReadyFrame
 
 from orchestrator_site.asgi import application
@@ -15,21 +14,12 @@ from runs.domain import work_pools
 from runs.events import worker_channel
 from runs.models import WorkPool, Worker
 
-from .helpers import WebsocketClient, run_async
+from .helpers import WebsocketClient, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TEMPLATE = {"job_configuration": {"command": "{{ command }}"}, "variables": {"properties": {"command": {"type": "string"}}}}
 
-
-def run(coroutine):
-    async def and_close_connections():
-        try:
-            return await asyncio.wait_for(coroutine, 20)
-        finally:
-            await database_sync_to_async(connections.close_all)()
-
-    return run_async(and_close_connections())
 
 
 def hello(consumer_id=None, **payload):
