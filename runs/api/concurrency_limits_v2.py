@@ -133,7 +133,8 @@ class DecrementWithLeaseBody(InputSchema):
     lease_id: UUID
 
 
-def limit_json(limit) -> dict:
+def global_limit_json(limit) -> dict:
+    """A limit as the client's global-concurrency-limit responses show it."""
     return {
         "id": limit.id,
         "created": limit.created,
@@ -142,22 +143,16 @@ def limit_json(limit) -> dict:
         "name": limit.name,
         "limit": limit.limit,
         "active_slots": limit.active_slots,
-        "denied_slots": limit.denied_slots,
         "slot_decay_per_second": limit.slot_decay_per_second,
-        "avg_slot_occupancy_seconds": limit.avg_slot_occupancy_seconds,
     }
 
 
-def global_limit_json(limit) -> dict:
+def limit_json(limit) -> dict:
+    """The full v2 shape: the global one plus the denial and occupancy statistics."""
     return {
-        "id": limit.id,
-        "created": limit.created,
-        "updated": limit.updated,
-        "active": limit.active,
-        "name": limit.name,
-        "limit": limit.limit,
-        "active_slots": limit.active_slots,
-        "slot_decay_per_second": limit.slot_decay_per_second,
+        **global_limit_json(limit),
+        "denied_slots": limit.denied_slots,
+        "avg_slot_occupancy_seconds": limit.avg_slot_occupancy_seconds,
     }
 
 

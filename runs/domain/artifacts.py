@@ -66,9 +66,14 @@ class ArtifactFilter(filters.OperatorFilter):
     task_run_id: AnyIdFilter | None = None
     type: TypeFilter | None = None
 
+    def id_part(self) -> tuple[AnyIdFilter | None, str]:
+        """The id criterion and the column it applies to (collections filter on their latest artifact)."""
+        return self.id, "id"
+
     def to_q(self, prefix: str = "") -> Q:
+        id_filter, id_column = self.id_part()
         return filters.combine([
-            self.id.to_q(prefix, "id") if self.id else filters.ALL,
+            id_filter.to_q(prefix, id_column) if id_filter else filters.ALL,
             self.key.to_q(prefix) if self.key else filters.ALL,
             self.flow_run_id.to_q(prefix, "flow_run_id") if self.flow_run_id else filters.ALL,
             self.task_run_id.to_q(prefix, "task_run_id") if self.task_run_id else filters.ALL,
@@ -76,21 +81,13 @@ class ArtifactFilter(filters.OperatorFilter):
         ], self.operator)
 
 
-class ArtifactCollectionFilter(filters.OperatorFilter):
+class ArtifactCollectionFilter(ArtifactFilter):
+    """The same criteria, on the collections of latest artifacts by key: `latest_id` for `id`."""
+
     latest_id: AnyIdFilter | None = None
-    key: KeyFilter | None = None
-    flow_run_id: AnyIdFilter | None = None
-    task_run_id: AnyIdFilter | None = None
-    type: TypeFilter | None = None
 
-    def to_q(self, prefix: str = "") -> Q:
-        return filters.combine([
-            self.latest_id.to_q(prefix, "latest_id") if self.latest_id else filters.ALL,
-            self.key.to_q(prefix) if self.key else filters.ALL,
-            self.flow_run_id.to_q(prefix, "flow_run_id") if self.flow_run_id else filters.ALL,
-            self.task_run_id.to_q(prefix, "task_run_id") if self.task_run_id else filters.ALL,
-            self.type.to_q(prefix) if self.type else filters.ALL,
-        ], self.operator)
+    def id_part(self) -> tuple[AnyIdFilter | None, str]:
+        return self.latest_id, "latest_id"
 
 
 def run_filters_q(*, flows=None, flow_runs=None, task_runs=None, deployments=None) -> Q:

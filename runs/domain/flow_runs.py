@@ -14,6 +14,7 @@ from runs.orchestration import engine
 from . import filters
 from .errors import InvalidInput, NotFound
 from .names import random_run_name
+from .runs import PENDING
 from .work_pools import resolve_work_queue
 
 DEFAULT_FLOW_RUN_POLICY = {
@@ -25,8 +26,6 @@ DEFAULT_FLOW_RUN_POLICY = {
     "resuming": False,
     "retry_type": None,
 }
-
-PENDING = {"type": "PENDING", "name": "Pending", "message": None, "data": None, "state_details": {}}
 
 FLOW_RUN_SORTS = {
     "ID_DESC": ["-id"],

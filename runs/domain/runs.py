@@ -10,6 +10,8 @@ from runs.models import StateType
 from .errors import InvalidInput
 
 ZERO = timedelta(0)
+# The state a run created without one starts in.
+PENDING = {"type": "PENDING", "name": "Pending", "message": None, "data": None, "state_details": {}}
 
 
 def estimated_run_time(run) -> timedelta:

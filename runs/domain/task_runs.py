@@ -12,6 +12,7 @@ from runs.orchestration import engine
 
 from . import filters
 from .errors import NotFound
+from .runs import PENDING
 
 DEFAULT_TASK_RUN_POLICY = {
     "max_retries": 0,
@@ -20,8 +21,6 @@ DEFAULT_TASK_RUN_POLICY = {
     "retry_delay": 0,
     "retry_jitter_factor": None,
 }
-
-PENDING = {"type": "PENDING", "name": "Pending", "message": None, "data": None, "state_details": {}}
 
 TASK_RUN_SORTS = {
     "ID_DESC": ["-id"],
